@@ -1,0 +1,69 @@
+# ContrastDM for QGIS: set-up, demo, tests, benchmarks, packaging.
+SHELL := /bin/bash
+SYSTEM_PYTHON := /usr/bin/python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_DIR := demo_output
+PLUGIN := contrastdm_qgis
+QGIS_PROFILE ?= $(HOME)/.local/share/QGIS/QGIS3/profiles/default
+
+export PROJ_DATA := /usr/share/proj
+export QT_QPA_PLATFORM := offscreen
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: setup demo test test-fast lint bench bench-quick zip deploy clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml scripts/install_system_packages.sh
+	scripts/install_system_packages.sh
+	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
+	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
+	$(PY) -c "import contrastdm, torch, rasterio, geopandas, qgis.core; print('engine', contrastdm.__version__, '| torch', torch.__version__, '| rasterio', rasterio.__version__)"
+	touch $@
+
+# The main job on the real Indian Pines scene: data -> training polygons -> train -> map -> report.
+demo: setup
+	$(PY) -m contrastdm dataset indian-pines --output-dir $(DEMO_DIR)/data
+	$(PY) -m contrastdm run \
+	    --raster $(DEMO_DIR)/data/indian_pines.tif \
+	    --vector $(DEMO_DIR)/data/training.gpkg --class-field class_name \
+	    --test-vector $(DEMO_DIR)/data/validation.gpkg \
+	    --model $(DEMO_DIR)/indian_pines_model.safetensors \
+	    --output $(DEMO_DIR)/indian_pines_classes.tif \
+	    --confidence $(DEMO_DIR)/indian_pines_confidence.tif \
+	    --report $(DEMO_DIR)/indian_pines_report.html
+
+test: setup
+	$(PY) -m pytest -q -p no:cacheprovider --timeout=600 tests
+
+test-fast: setup
+	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
+
+lint: setup
+	$(PY) -m ruff check core contrastdm_qgis tests benchmarks
+
+bench: setup
+	$(PY) -m contrastdm bench --output-dir benchmarks/results
+
+bench-quick: setup
+	$(PY) -m contrastdm bench --quick --output-dir benchmarks/results-quick
+
+# Installable plugin zip: plugin package + engine + resources + metadata, no tests.
+zip:
+	rm -rf build/zip && mkdir -p build/zip/$(PLUGIN) dist
+	cp -r $(PLUGIN)/. build/zip/$(PLUGIN)/
+	cp -r core/contrastdm build/zip/$(PLUGIN)/engine_src_contrastdm
+	cp -r resources metadata.txt LICENSE README.md build/zip/$(PLUGIN)/ 2>/dev/null || true
+	find build/zip -name __pycache__ -prune -exec rm -rf {} +
+	cd build/zip && zip -qr ../../dist/$(PLUGIN).zip $(PLUGIN)
+	@echo "dist/$(PLUGIN).zip"
+
+deploy:
+	mkdir -p $(QGIS_PROFILE)/python/plugins
+	ln -sfn $(CURDIR)/$(PLUGIN) $(QGIS_PROFILE)/python/plugins/$(PLUGIN)
+	@echo "linked $(PLUGIN) into $(QGIS_PROFILE)/python/plugins"
+
+clean:
+	rm -rf build dist $(DEMO_DIR) .pytest_cache .ruff_cache
