@@ -1,2 +1,294 @@
-def main(argv=None):
+"""Command-line interface: a thin layer over the Python API (see docs/cli.md)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import traceback
+from pathlib import Path
+
+from . import __version__
+from .errors import Cancelled, ContrastDMError
+from .feedback import ConsoleFeedback, JsonlFeedback, NullFeedback
+
+PRESETS = ("fast", "balanced", "best")
+
+
+def _common(parser: argparse.ArgumentParser, top: bool = False) -> None:
+    # Accepted before and after the command name; the later one wins.
+    default = "bar" if top else argparse.SUPPRESS
+    parser.add_argument("--progress", choices=("bar", "jsonl", "none"), default=default,
+                        help="progress display: bar (stderr), jsonl (machine-readable, stdout) or none")
+    parser.add_argument("--debug", action="store_true", default=False if top else argparse.SUPPRESS,
+                        help="show full tracebacks on errors")
+    parser.add_argument("--log-file", default=None if top else argparse.SUPPRESS,
+                        help="append messages and error details to this file")
+
+
+def _bool_flag(parser, name: str, help_text: str) -> None:
+    parser.add_argument(f"--{name}", dest=name.replace("-", "_"), action=argparse.BooleanOptionalAction,
+                        default=None, help=help_text)
+
+
+def _training_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--raster", required=True, help="hyperspectral raster (any GDAL format)")
+    parser.add_argument("--vector", required=True, help="training polygons or points (GeoPackage, Shapefile, ...)")
+    parser.add_argument("--class-field", required=True, help="field of the training vector holding the class")
+    parser.add_argument("--model", required=True, help="model file to write (.safetensors)")
+    parser.add_argument("--validation-vector", help="polygons used only to choose the model (optional)")
+    parser.add_argument("--validation-class-field", help="class field of the validation vector (default: --class-field)")
+    group = parser.add_argument_group("training options (default: the preset's)")
+    group.add_argument("--preset", choices=PRESETS, default="balanced")
+    group.add_argument("--patch-size", type=int, help="odd patch side in pixels")
+    group.add_argument("--pca-components", type=int, default=30, help="principal components kept (0: no PCA)")
+    group.add_argument("--feature-dim", type=int)
+    group.add_argument("--contrastive-epochs", type=int)
+    group.add_argument("--diffusion-steps", type=int)
+    group.add_argument("--finetune-epochs", type=int)
+    _bool_flag(group, "synthetic", "add diffusion-generated features for scarce classes")
+    _bool_flag(group, "refine", "refine features with the diffusion model at inference")
+    group.add_argument("--class-colors", help='JSON object of class -> "#rrggbb"')
+    group.add_argument("--batch-size", type=int)
+    group.add_argument("--seed", type=int)
+    group.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    _common(common)
+    parser = argparse.ArgumentParser(
+        prog="contrastdm", description="Hyperspectral image classification with ContrastDM.")
+    parser.add_argument("--version", action="version", version=f"contrastdm {__version__}")
+    _common(parser, top=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = commands.add_parser("train", parents=[common], help="train a model from a raster and training polygons")
+    _training_options(p)
+    p.add_argument("--report", help="HTML training report to write (a .json is written next to it)")
+
+    p = commands.add_parser("classify", parents=[common], help="classify a raster with a model")
+    p.add_argument("--raster", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--output", required=True, help="class map GeoTIFF to write")
+    p.add_argument("--confidence", help="confidence GeoTIFF to write (max class probability)")
+    p.add_argument("--probabilities", help="per-class probability GeoTIFF to write")
+    p.add_argument("--tile-size", type=int, default=256)
+    p.add_argument("--device", default="auto")
+
+    p = commands.add_parser("evaluate", parents=[common], help="accuracy of a class map against reference polygons")
+    p.add_argument("--map", required=True)
+    p.add_argument("--vector", required=True)
+    p.add_argument("--class-field", required=True)
+    p.add_argument("--report", help="HTML report to write (a .json is written next to it)")
+
+    p = commands.add_parser("run", parents=[common], help="train, classify and evaluate in one go")
+    _training_options(p)
+    p.add_argument("--output", required=True, help="class map GeoTIFF to write")
+    p.add_argument("--confidence")
+    p.add_argument("--probabilities")
+    p.add_argument("--test-vector", help="reference polygons for the accuracy report")
+    p.add_argument("--test-class-field")
+    p.add_argument("--report")
+    p.add_argument("--tile-size", type=int, default=256)
+
+    p = commands.add_parser("info", parents=[common], help="print a model file's metadata as JSON")
+    p.add_argument("--model", required=True)
+
+    commands.add_parser("doctor", parents=[common], help="print the engine's environment and device as JSON")
+
+    p = commands.add_parser("dataset", parents=[common], help="prepare a benchmark scene as GeoTIFF + GeoPackages")
+    p.add_argument("name", choices=("indian-pines",))
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("--source", help="folder holding the scene's original files")
+    p.add_argument("--patch-size", type=int, default=11, help="patch size the validation gap is made for")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = commands.add_parser("bench", parents=[common], help="benchmark methods on public scenes")
+    p.add_argument("--output-dir", required=True)
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--methods")
+    p.add_argument("--protocols")
+    p.add_argument("--seeds")
+    p.add_argument("--device", default="auto")
+    return parser
+
+
+def _train_kwargs(args) -> dict:
+    colors = None
+    if args.class_colors:
+        try:
+            colors = json.loads(args.class_colors)
+            assert isinstance(colors, dict)
+        except (ValueError, AssertionError) as exc:
+            raise ContrastDMError('--class-colors must be a JSON object such as {"Corn": "#ffcc00"}') from exc
+    return dict(validation_vector=args.validation_vector, validation_class_field=args.validation_class_field,
+                preset=args.preset, pca_components=args.pca_components or None, class_colors=colors,
+                device=args.device, patch_size=args.patch_size, feature_dim=args.feature_dim,
+                contrastive_epochs=args.contrastive_epochs, diffusion_steps=args.diffusion_steps,
+                finetune_epochs=args.finetune_epochs, synthetic=args.synthetic, refine=args.refine,
+                batch_size=args.batch_size, seed=args.seed)
+
+
+def _metrics_line(metrics: dict | None) -> str:
+    if not metrics:
+        return ""
+    return (f"OA {metrics['overall_accuracy']:.2f}  AA {metrics['average_accuracy']:.2f}  "
+            f"kappa {metrics['kappa']:.4f}")
+
+
+def _execute(args, feedback) -> dict:
+    """Run one command; returns the result event (printed as JSON or as text)."""
+    if args.command == "train":
+        from .train import train
+
+        result = train(args.raster, args.vector, args.class_field, args.model, report=args.report,
+                       feedback=feedback, **_train_kwargs(args))
+        return {"outputs": {"model": result.model_path, "report": result.report_path},
+                "metrics": {"validation": result.validation}, "seconds": round(result.seconds, 1),
+                "device": result.device}
+    if args.command == "classify":
+        from .classify import classify
+
+        result = classify(args.raster, args.model, args.output, confidence=args.confidence,
+                          probabilities=args.probabilities, tile_size=args.tile_size, device=args.device,
+                          feedback=feedback)
+        return {"outputs": {"map": result.map_path, "confidence": result.confidence_path,
+                            "probabilities": result.probabilities_path},
+                "metrics": {"pixels": result.pixels, "pixels_per_second": round(result.pixels_per_second),
+                            "pixels_per_class": result.class_counts},
+                "seconds": round(result.seconds, 2), "device": result.device}
+    if args.command == "evaluate":
+        from .evaluate import evaluate
+
+        metrics = evaluate(args.map, args.vector, args.class_field, args.report, feedback=feedback)
+        return {"outputs": {"report": args.report}, "metrics": metrics}
+    if args.command == "run":
+        from .pipeline import run
+
+        result = run(args.raster, args.vector, args.class_field, args.model, args.output,
+                     confidence=args.confidence, probabilities=args.probabilities, test_vector=args.test_vector,
+                     test_class_field=args.test_class_field, report=args.report, tile_size=args.tile_size,
+                     feedback=feedback, **_train_kwargs(args))
+        c = result.classification
+        return {"outputs": {"model": result.training.model_path, "map": c.map_path, "confidence": c.confidence_path,
+                            "probabilities": c.probabilities_path, "report": result.report_path},
+                "metrics": result.metrics or {}, "seconds": round(result.seconds, 1), "device": c.device,
+                "train_seconds": round(result.training.seconds, 1), "classify_seconds": round(c.seconds, 2)}
+    if args.command == "info":
+        from .bundle import read_metadata
+
+        return {"metadata": read_metadata(args.model)}
+    if args.command == "doctor":
+        from .device import environment
+
+        return {"environment": environment()}
+    if args.command == "dataset":
+        from .datasets import prepare_indian_pines
+
+        paths = prepare_indian_pines(args.output_dir, source=args.source, patch_size=args.patch_size,
+                                     seed=args.seed, feedback=feedback)
+        return {"outputs": {k: str(v) for k, v in paths.items()}}
+    if args.command == "bench":
+        from .bench.runner import main as bench_main
+
+        return bench_main(args, feedback)
+    raise ContrastDMError(f"unknown command {args.command}")
+
+
+def _print_human(command: str, result: dict) -> None:
+    if command in ("info", "doctor"):
+        print(json.dumps(next(iter(result.values())), indent=2, default=str))
+        return
+    for name, path in result.get("outputs", {}).items():
+        if path:
+            print(f"{name:<14} {path}")
+    metrics = result.get("metrics") or {}
+    if command == "train" and metrics.get("validation"):
+        print(f"validation     {json.dumps(metrics['validation'], default=str)}")
+    if "overall_accuracy" in metrics:
+        print(f"accuracy       {_metrics_line(metrics)}")
+    if command == "classify":
+        print(f"speed          {metrics['pixels_per_second']} pixels/s on {result['device']}")
+    if "seconds" in result:
+        print(f"time           {result['seconds']} s")
+
+
+def _install_signal_handlers(feedback) -> None:
+    def handler(signum, frame):
+        if feedback.cancelled() and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        feedback.cancel()
+        feedback.message("cancelling: stopping at the next step and removing partial outputs", "warning")
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            signal.signal(sig, handler)
+        except (ValueError, OSError):  # not the main thread, or unsupported on this platform
+            pass
+
+
+def _log(path, text: str) -> None:
+    if path:
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write(text.rstrip() + "\n")
+        except OSError:
+            pass
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.progress == "jsonl":
+        feedback = JsonlFeedback(sys.stdout)
+    elif args.progress == "none":
+        feedback = NullFeedback()
+    else:
+        feedback = ConsoleFeedback(sys.stderr)
+    _install_signal_handlers(feedback)
+    try:
+        result = _execute(args, feedback)
+    except Cancelled as exc:
+        return _fail(args, feedback, exc, "Cancelled", exc.exit_code)
+    except KeyboardInterrupt:
+        return _fail(args, feedback, Cancelled("cancelled by the user; no output was written"), "Cancelled", 130)
+    except ContrastDMError as exc:
+        return _fail(args, feedback, exc, type(exc).__name__, exc.exit_code)
+    except MemoryError as exc:
+        error = ContrastDMError("out of memory; use a smaller --tile-size or --batch-size, or fewer training pixels")
+        return _fail(args, feedback, error, "MemoryError", 1, exc)
+    except Exception as exc:  # a bug: one line for the user, the traceback with --debug or in the log
+        if _is_cuda_oom(exc):
+            error = ContrastDMError("the GPU ran out of memory; use a smaller --batch-size or --device cpu")
+            return _fail(args, feedback, error, "OutOfMemory", 1, exc)
+        error = ContrastDMError(f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+                                " (run with --debug for details)")
+        return _fail(args, feedback, error, "InternalError", 3, exc)
+    if args.progress == "jsonl":
+        feedback.emit({"type": "result", "command": args.command, **result})
+    else:
+        _print_human(args.command, result)
     return 0
+
+
+def _is_cuda_oom(exc: Exception) -> bool:
+    return type(exc).__name__ == "OutOfMemoryError" or "CUDA out of memory" in str(exc)
+
+
+def _fail(args, feedback, error: Exception, kind: str, code: int, cause: BaseException | None = None) -> int:
+    message = str(error).splitlines()[0] if str(error) else kind
+    detail = "".join(traceback.format_exception(cause or error))
+    _log(args.log_file, detail)
+    if args.debug:
+        sys.stderr.write(detail)
+    if args.progress == "jsonl":
+        feedback.emit({"type": "error", "kind": kind, "message": message})
+    sys.stderr.write(f"contrastdm: error: {message}\n")
+    sys.stderr.flush()
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""The model file: safetensors weights plus JSON metadata. Loading never executes code (no pickle)."""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .errors import ModelFileError
+from .io.atomic import atomic_outputs
+from .io.writer import ClassInfo
+from .preprocess import Preprocessor
+
+FORMAT = "contrastdm-model"
+FORMAT_VERSION = 1
+_NET, _PRE = "net.", "preprocess."
+
+
+@dataclass
+class Model:
+    network: object  # model.network.ContrastDMNet
+    preprocessor: Preprocessor
+    classes: list[ClassInfo]
+    metadata: dict
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.metadata["config"]["patch_size"])
+
+    @property
+    def in_bands(self) -> int:
+        return int(self.metadata["in_bands"])
+
+    @property
+    def class_ids(self) -> np.ndarray:
+        return np.array([c.id for c in self.classes], dtype=np.int64)
+
+
+def save_model(path, model: Model, inputs=()) -> None:
+    """Write the model file atomically (temporary file moved into place on success)."""
+    import torch
+    from safetensors.torch import save_file
+
+    tensors = {_NET + k: v.detach().to("cpu").contiguous() for k, v in model.network.state_dict().items()}
+    for name, array in model.preprocessor.to_arrays().items():
+        tensors[_PRE + name] = torch.from_numpy(np.ascontiguousarray(array))
+    metadata = dict(model.metadata)
+    metadata.update({
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "engine_version": __version__,
+        "torch_version": torch.__version__,
+        "python_version": platform.python_version(),
+        "classes": [{"id": c.id, "name": c.name, "color": "#%02x%02x%02x" % tuple(c.color)} for c in model.classes],
+    })
+    with atomic_outputs(path, inputs=inputs) as (tmp,):
+        save_file(tensors, str(tmp), metadata={"contrastdm": json.dumps(metadata)})
+
+
+def read_metadata(path) -> dict:
+    """The JSON metadata of a model file, read from the safetensors header only."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+    except Exception as exc:  # safetensors raises its own error type for every malformed file
+        raise ModelFileError(f"not a ContrastDM model file (unreadable safetensors header): {path}") from exc
+    try:
+        metadata = json.loads(header["contrastdm"])
+    except (KeyError, ValueError) as exc:
+        raise ModelFileError(f"not a ContrastDM model file (no ContrastDM metadata): {path}") from exc
+    if metadata.get("format") != FORMAT:
+        raise ModelFileError(f"not a ContrastDM model file: {path}")
+    if int(metadata.get("format_version", 0)) > FORMAT_VERSION:
+        raise ModelFileError(
+            f"model file format {metadata['format_version']} is newer than this engine supports "
+            f"({FORMAT_VERSION}); update ContrastDM: {path}")
+    return metadata
+
+
+def load_model(path, device="cpu") -> Model:
+    from safetensors.torch import load_file
+
+    from .io.styles import parse_color
+    from .model.learner import LearnerConfig
+    from .model.network import ContrastDMNet
+
+    metadata = read_metadata(path)
+    try:
+        tensors = load_file(str(path), device="cpu")
+    except Exception as exc:
+        raise ModelFileError(f"model file is damaged or truncated: {path}") from exc
+    try:
+        config = LearnerConfig.from_dict(metadata["config"])
+        network = ContrastDMNet(int(metadata["n_features"]), len(metadata["classes"]), config)
+        state = {k[len(_NET):]: v for k, v in tensors.items() if k.startswith(_NET)}
+        network.load_state_dict(state, strict=True)
+        pre = {k[len(_PRE):]: v.numpy() for k, v in tensors.items() if k.startswith(_PRE)}
+        preprocessor = Preprocessor.from_arrays(pre)
+        classes = [ClassInfo(int(c["id"]), str(c["name"]), parse_color(c["color"])) for c in metadata["classes"]]
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        raise ModelFileError(f"model file does not match this engine's model layout: {path} ({exc})") from exc
+    network.eval()
+    network.to(device)
+    return Model(network, preprocessor, classes, metadata)
+
+
+def check_compatible(model: Model, info) -> None:
+    """Refuse a raster the model was not trained for, with the reason."""
+    if info.count != model.in_bands:
+        raise ModelFileError(
+            f"the model was trained on {model.in_bands} bands but the raster has {info.count}; "
+            "classify a raster from the same sensor and band subset")
+    names = model.metadata.get("band_names")
+    generic = all(n.startswith("band ") for n in (names or [])) or all(n.startswith("band ") for n in info.band_names)
+    if names and not generic and tuple(names) != tuple(info.band_names):
+        raise ModelFileError("the raster's band names differ from the model's; it looks like another sensor or band order")

@@ -1,0 +1,111 @@
+"""The classification job: raster + model -> class map GeoTIFF (and confidence / probabilities), tile by tile.
+
+Each tile is read with a halo of ``patch_size // 2`` and evaluated densely by the network in one pass, so
+memory is bounded by the tile size, not the scene size, and results equal patch-by-patch prediction.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .bundle import Model, check_compatible, load_model
+from .errors import OutputError
+from .feedback import NullFeedback, check_cancelled
+from .io.raster import describe, iter_tiles, open_raster, read_padded, tile_count
+from .io.writer import ClassificationWriter
+
+CONFIDENCE_NODATA = -1.0
+
+
+@dataclass
+class ClassifyResult:
+    map_path: str
+    confidence_path: str | None
+    probabilities_path: str | None
+    pixels: int
+    seconds: float
+    pixels_per_second: float
+    device: str
+    class_counts: dict
+
+
+def _predict(network, features: np.ndarray, device) -> np.ndarray:
+    """Class probabilities ``[K, h, w]`` for a padded feature tile; on GPU out-of-memory, halve the tile."""
+    import torch
+
+    try:
+        with torch.no_grad():
+            tile = torch.from_numpy(features).unsqueeze(0).to(device)
+            return network.predict_dense(tile).float().cpu().numpy()
+    except torch.cuda.OutOfMemoryError:
+        torch.cuda.empty_cache()
+        raise
+
+
+def _predict_split(network, features: np.ndarray, halo: int, device, feedback) -> np.ndarray:
+    import torch
+
+    try:
+        return _predict(network, features, device)
+    except torch.cuda.OutOfMemoryError:
+        height = features.shape[1] - 2 * halo
+        if height < 8:
+            raise
+        feedback.message("GPU out of memory: halving the tile and retrying", "warning")
+        middle = height // 2
+        top = _predict_split(network, features[:, : middle + 2 * halo], halo, device, feedback)
+        bottom = _predict_split(network, features[:, middle:], halo, device, feedback)
+        return np.concatenate([top, bottom], axis=1)
+
+
+def classify(raster, model, output, *, confidence=None, probabilities=None, tile_size: int = 256,
+             device: str = "auto", feedback=None) -> ClassifyResult:
+    """Classify every pixel of ``raster`` with ``model`` (a path or a loaded :class:`Model`)."""
+    from .device import describe_device, resolve_device
+
+    feedback = feedback or NullFeedback()
+    started = time.monotonic()
+    torch_device = resolve_device(device)
+    model_path = None
+    if not isinstance(model, Model):
+        model_path = model
+        model = load_model(model, device="cpu")
+    outputs = [p for p in (output, confidence, probabilities) if p is not None]
+    if len({str(Path(p).resolve()) for p in outputs}) != len(outputs):
+        raise OutputError("the map, confidence and probability outputs must be different files")
+    network = model.network.to(torch_device).eval()
+    halo = model.patch_size // 2
+    class_ids = model.class_ids
+    counts = np.zeros(class_ids.size + 1, dtype=np.int64)
+    with open_raster(raster) as ds:
+        info = describe(ds)
+        check_compatible(model, info)
+        total = tile_count(info.width, info.height, tile_size)
+        inputs = [raster] + ([model_path] if model_path else [])
+        with ClassificationWriter(output, width=info.width, height=info.height, crs=info.crs,
+                                  transform=info.transform, classes=model.classes, confidence_path=confidence,
+                                  probabilities_path=probabilities, inputs=inputs, tile_size=tile_size) as writer:
+            for done, window in enumerate(iter_tiles(info.width, info.height, tile_size)):
+                check_cancelled(feedback)
+                data, valid = read_padded(ds, window, halo, info)
+                features = model.preprocessor.transform(data, valid)
+                probs = _predict_split(network, features, halo, torch_device, feedback)
+                centre = valid[halo: halo + int(window.height), halo: halo + int(window.width)]
+                best = probs.argmax(axis=0)
+                labels = np.where(centre, class_ids[best], 0).astype(np.int64)
+                conf = np.where(centre, probs.max(axis=0), CONFIDENCE_NODATA).astype(np.float32)
+                counts += np.bincount(np.where(centre, best + 1, 0).ravel(), minlength=counts.size)
+                writer.write(window, labels, conf if confidence else None, probs if probabilities else None)
+                feedback.progress("classify", (done + 1) / total, f"tile {done + 1} of {total}")
+            check_cancelled(feedback)
+    seconds = time.monotonic() - started
+    pixels = info.width * info.height
+    names = {"unclassified": int(counts[0])}
+    names.update({c.name: int(n) for c, n in zip(model.classes, counts[1:])})
+    return ClassifyResult(str(output), str(confidence) if confidence else None,
+                          str(probabilities) if probabilities else None, pixels, seconds,
+                          pixels / max(seconds, 1e-9), describe_device(torch_device), names)

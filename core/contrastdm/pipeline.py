@@ -1,0 +1,46 @@
+"""Train, classify and evaluate in one job: what `contrastdm run`, the demo and QGIS's one-step tool use."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from .classify import ClassifyResult, classify
+from .evaluate import map_accuracy, write_map_report
+from .feedback import NullFeedback
+from .train import TrainResult, train
+
+
+@dataclass
+class RunResult:
+    training: TrainResult
+    classification: ClassifyResult
+    metrics: dict | None
+    report_path: str | None
+    seconds: float
+
+
+def run(raster, vector, class_field: str, model_path, output, *, confidence=None, probabilities=None,
+        test_vector=None, test_class_field=None, report=None, tile_size: int = 256, device: str = "auto",
+        feedback=None, **train_options) -> RunResult:
+    """Train on ``vector``, classify the whole ``raster``, and evaluate on ``test_vector`` when given."""
+    feedback = feedback or NullFeedback()
+    started = time.monotonic()
+    trained = train(raster, vector, class_field, model_path, device=device, feedback=feedback, **train_options)
+    result = classify(raster, trained.model, output, confidence=confidence, probabilities=probabilities,
+                      tile_size=tile_size, device=device, feedback=feedback)
+    metrics = None
+    if test_vector is not None:
+        metrics, _ = map_accuracy(output, test_vector, test_class_field or class_field, feedback,
+                                  source="test vector")
+    if report is not None:
+        extra = {
+            "training": trained.model.metadata["training"],
+            "classification": {"pixels": result.pixels, "seconds": round(result.seconds, 2),
+                               "pixels_per_second": round(result.pixels_per_second), "device": result.device,
+                               "pixels_per_class": result.class_counts},
+            "test_vector": str(test_vector) if test_vector else None,
+        }
+        write_map_report(report, output, trained.model.classes, metrics=metrics, history=trained.history,
+                         config=trained.config, extra=extra)
+    return RunResult(trained, result, metrics, str(report) if report else None, time.monotonic() - started)

@@ -1,0 +1,110 @@
+"""Where rasters meet tensors: georeferenced patches around pixels, and seeded splits of labelled pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+from rasterio.windows import Window
+
+from .feedback import NullFeedback, check_cancelled
+from .io.raster import read_padded
+
+
+def extract_patches(ds, info, rows: np.ndarray, cols: np.ndarray, patch_size: int, preprocessor,
+                    feedback=None, stage: str = "read", block: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Patches ``[N, K, p, p]`` centred on each pixel, with a validity flag for each centre.
+
+    Pixels are grouped by block so each block of the scene is read once (with a halo, reflected at the
+    scene's edges), whatever the number of patches: memory is bounded by the block and the output.
+    """
+    feedback = feedback or NullFeedback()
+    if patch_size < 1 or patch_size % 2 == 0:
+        raise ValueError("patch size must be a positive odd number")
+    radius = patch_size // 2
+    rows = np.asarray(rows, dtype=np.int64)
+    cols = np.asarray(cols, dtype=np.int64)
+    patches = np.zeros((rows.size, preprocessor.out_bands, patch_size, patch_size), dtype=np.float32)
+    valid_centre = np.zeros(rows.size, dtype=bool)
+    if rows.size == 0:
+        return patches, valid_centre
+    block_ids = (rows // block) * ((info.width + block - 1) // block) + cols // block
+    order = np.argsort(block_ids, kind="stable")
+    starts = np.flatnonzero(np.r_[True, block_ids[order][1:] != block_ids[order][:-1]])
+    ends = np.r_[starts[1:], order.size]
+    offsets = np.arange(-radius, radius + 1)
+    for done, (start, end) in enumerate(zip(starts, ends)):
+        check_cancelled(feedback)
+        members = order[start:end]
+        r, c = rows[members], cols[members]
+        r0, c0 = int(r.min()), int(c.min())
+        window = Window(c0, r0, int(c.max()) - c0 + 1, int(r.max()) - r0 + 1)
+        data, valid = read_padded(ds, window, radius, info)
+        features = preprocessor.transform(data, valid)
+        lr, lc = r - r0 + radius, c - c0 + radius
+        rr = (lr[:, None] + offsets)[:, :, None]
+        cc = (lc[:, None] + offsets)[:, None, :]
+        patches[members] = features[:, rr, cc].transpose(1, 0, 2, 3)
+        valid_centre[members] = valid[lr, lc]
+        feedback.progress(stage, (done + 1) / len(starts), f"{end} of {rows.size} patches")
+    return patches, valid_centre
+
+
+def sample_unlabelled(info, count: int, seed: int, exclude_rows=None, exclude_cols=None) -> tuple[np.ndarray, np.ndarray]:
+    """Random pixel positions over the whole scene for label-free learning (validity is checked on read)."""
+    rng = np.random.default_rng(seed)
+    total = info.width * info.height
+    count = min(count, total)
+    flat = rng.choice(total, size=count, replace=False) if total <= 50_000_000 else rng.integers(0, total, count)
+    if exclude_rows is not None and len(exclude_rows):
+        flat = np.setdiff1d(flat, np.asarray(exclude_rows) * info.width + np.asarray(exclude_cols))
+    flat = np.sort(flat)
+    return flat // info.width, flat % info.width
+
+
+def stratified_split(labels: np.ndarray, fraction: float = 0.0, per_class: int = 0, seed: int = 0,
+                     minimum: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (selected, rest): ``fraction`` of each class, or ``per_class`` pixels of each class.
+
+    A class with fewer pixels than asked gives half of them (at least ``minimum``), so every class keeps
+    pixels on both sides when it has two or more.
+    """
+    rng = np.random.default_rng(seed)
+    chosen = []
+    for value in np.unique(labels):
+        members = np.flatnonzero(labels == value)
+        rng.shuffle(members)
+        want = per_class if per_class else int(round(fraction * members.size))
+        if want >= members.size:
+            want = members.size // 2
+        want = min(max(want, minimum), members.size)
+        chosen.append(members[:want])
+    selected = np.sort(np.concatenate(chosen)) if chosen else np.empty(0, np.int64)
+    rest = np.setdiff1d(np.arange(labels.size), selected)
+    return selected, rest
+
+
+def group_split(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (selected, rest) that never split a group (a polygon or field) across the two sides.
+
+    For each class, whole groups are drawn until about ``fraction`` of its pixels are selected; a class
+    with a single group falls back to a pixel split inside it.
+    """
+    rng = np.random.default_rng(seed)
+    selected = []
+    for value in np.unique(labels):
+        members = np.flatnonzero(labels == value)
+        class_groups = np.unique(groups[members])
+        if class_groups.size < 2:
+            take, _ = stratified_split(np.zeros(members.size), fraction=fraction, seed=seed)
+            selected.append(members[take])
+            continue
+        rng.shuffle(class_groups)
+        target = fraction * members.size
+        taken = 0
+        for group in class_groups[:-1]:  # always leave at least one group on the other side
+            if taken >= target:
+                break
+            group_members = members[groups[members] == group]
+            selected.append(group_members)
+            taken += group_members.size
+    selected = np.sort(np.concatenate(selected)) if selected else np.empty(0, np.int64)
+    return selected, np.setdiff1d(np.arange(labels.size), selected)

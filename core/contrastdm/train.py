@@ -1,0 +1,189 @@
+"""The training job: raster + training vector -> ContrastDM model file (and an optional report)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .bundle import Model, save_model
+from .errors import InputError
+from .feedback import NullFeedback, check_cancelled
+from .io.raster import describe, open_raster
+from .io.styles import default_palette, parse_color
+from .io.vectors import ClassTable, load_labels
+from .io.writer import ClassInfo
+from .preprocess import fit_preprocessor, sample_pixels
+from .sampling import extract_patches, sample_unlabelled
+
+PREPROCESS_PIXELS = 200_000
+
+
+@dataclass
+class TrainResult:
+    model_path: str
+    model: Model
+    history: dict
+    validation: dict
+    counts: dict
+    seconds: float
+    device: str
+    report_path: str | None = None
+    config: dict = field(default_factory=dict)
+
+
+def make_config(preset: str = "balanced", **overrides):
+    """A learner configuration from a preset, with ``None`` overrides ignored."""
+    from .model.learner import PRESETS, LearnerConfig
+
+    if preset not in PRESETS:
+        raise InputError(f"unknown preset '{preset}'; use one of {', '.join(PRESETS)}")
+    values = PRESETS[preset].to_dict() if hasattr(PRESETS[preset], "to_dict") else dict(PRESETS[preset])
+    unknown = set(overrides) - set(values)
+    if unknown:
+        raise InputError(f"unknown training option(s): {', '.join(sorted(unknown))}")
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    config = LearnerConfig.from_dict(values)
+    if config.patch_size < 1 or config.patch_size % 2 == 0:
+        raise InputError(f"patch size must be a positive odd number, not {config.patch_size}")
+    return config
+
+
+def class_infos(table: ClassTable, colors: dict | None) -> list[ClassInfo]:
+    palette = default_palette(len(table))
+    colors = {str(k): v for k, v in (colors or {}).items()}
+    infos = []
+    for index, (class_id, name) in enumerate(zip(table.ids, table.names)):
+        color = colors.get(name)
+        infos.append(ClassInfo(int(class_id), name, parse_color(color) if color else tuple(palette[index])))
+    return infos
+
+
+def _labelled_patches(ds, info, pixels, preprocessor, patch_size, feedback, stage, source):
+    patches, valid = extract_patches(ds, info, pixels.rows, pixels.cols, patch_size, preprocessor, feedback, stage)
+    if not valid.all():
+        feedback.message(f"{source}: {int((~valid).sum())} labelled pixel(s) on nodata skipped", "warning")
+    return patches[valid], pixels.subset(valid)
+
+
+def _cap_per_class(pixels, limit: int, seed: int, feedback):
+    """Bound training memory and time on huge polygons: keep at most ``limit`` pixels of a class."""
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(len(pixels), dtype=bool)
+    for class_id in np.unique(pixels.class_ids):
+        members = np.flatnonzero(pixels.class_ids == class_id)
+        if members.size > limit:
+            members = rng.choice(members, size=limit, replace=False)
+            feedback.message(f"class {class_id}: {limit} of its pixels drawn at random for training")
+        keep[members] = True
+    return pixels.subset(keep)
+
+
+def train(raster, vector, class_field: str, model_path, *, validation_vector=None, validation_class_field=None,
+          report=None, preset: str = "balanced", pca_components: int | None = 30, class_colors: dict | None = None,
+          device: str = "auto", max_per_class: int = 5000, max_unlabelled: int | None = None, feedback=None,
+          **options) -> TrainResult:
+    """Train a ContrastDM model on ``raster`` with labels from ``vector``'s ``class_field``.
+
+    ``options`` override the preset's learner settings (patch_size, contrastive_epochs, diffusion_steps,
+    finetune_epochs, synthetic, refine, batch_size, seed, ...). Outputs are written only on success.
+    """
+    from .device import describe_device, resolve_device
+    from .model.learner import fit
+
+    feedback = feedback or NullFeedback()
+    started = time.monotonic()
+    config = make_config(preset, **options)
+    torch_device = resolve_device(device)
+    feedback.message(f"device: {describe_device(torch_device)}")
+    if report is not None and str(report) == str(model_path):
+        raise InputError("the report path must differ from the model path")
+
+    feedback.progress("read", 0.0, "reading training data")
+    with open_raster(raster) as ds:
+        info = describe(ds)
+        pixels = load_labels(vector, class_field, info, feedback)
+        check_cancelled(feedback)
+
+        pre_pixels = sample_pixels(ds, info, PREPROCESS_PIXELS, config.seed, feedback)
+        preprocessor = fit_preprocessor(pre_pixels, pca_components)
+        del pre_pixels
+        if preprocessor.explained_variance is not None:
+            feedback.message(f"PCA: {preprocessor.out_bands} components keep "
+                             f"{100 * preprocessor.explained_variance.sum():.1f}% of the variance")
+
+        pixels = _cap_per_class(pixels, max_per_class, config.seed, feedback)
+        x_train, pixels = _labelled_patches(ds, info, pixels, preprocessor, config.patch_size, feedback, "read",
+                                            "training vector")
+        present = [cid for cid in pixels.classes.ids if np.any(pixels.class_ids == cid)]
+        missing = [name for cid, name in zip(pixels.classes.ids, pixels.classes.names) if cid not in present]
+        if missing:
+            feedback.message(f"classes without any usable pixel left out: {', '.join(missing[:10])}", "warning")
+        if len(present) < 2:
+            raise InputError(f"training needs at least two classes with pixels on the raster; found {len(present)}")
+        table = ClassTable(tuple(present), tuple(pixels.classes.names[pixels.classes.ids.index(c)] for c in present))
+        for cid, name in zip(table.ids, table.names):
+            n = int(np.sum(pixels.class_ids == cid))
+            if n < 5:
+                feedback.message(f"class '{name}' has only {n} training pixel(s); its accuracy will be poor", "warning")
+        index_of = {cid: i for i, cid in enumerate(table.ids)}
+        y_train = np.array([index_of[c] for c in pixels.class_ids], dtype=np.int64)
+
+        x_val = y_val = None
+        if validation_vector is not None:
+            val_pixels = load_labels(validation_vector, validation_class_field or class_field, info, feedback,
+                                     classes=table, source="validation vector")
+            x_val, val_pixels = _labelled_patches(ds, info, val_pixels, preprocessor, config.patch_size, feedback,
+                                                  "read", "validation vector")
+            y_val = np.array([index_of[c] for c in val_pixels.class_ids], dtype=np.int64)
+            if y_val.size == 0:
+                raise InputError("the validation vector covers no usable pixel of the raster")
+
+        budget = max_unlabelled or getattr(config, "unlabelled_samples", 20000)
+        rows, cols = sample_unlabelled(info, budget, config.seed)
+        unlabelled, valid = extract_patches(ds, info, rows, cols, config.patch_size, preprocessor, feedback, "read")
+        unlabelled = unlabelled[valid]
+        band_names, wavelengths, crs_wkt = info.band_names, info.wavelengths, info.crs.to_wkt() if info.crs else None
+        raster_dtype = info.dtype
+    check_cancelled(feedback)
+    feedback.message(f"{len(y_train)} training pixels in {len(table)} classes, {len(unlabelled)} unlabelled patches")
+
+    result = fit(unlabelled, x_train, y_train, x_val, y_val, len(table), config, torch_device,
+                 feedback.progress, feedback.cancelled)
+    del unlabelled
+    classes = class_infos(table, class_colors)
+    metadata = {
+        "in_bands": info.count,
+        "n_features": preprocessor.out_bands,
+        "band_names": list(band_names),
+        "wavelengths": list(wavelengths) if wavelengths else None,
+        "raster_dtype": raster_dtype,
+        "crs": crs_wkt,
+        "config": config.to_dict(),
+        "preset": preset,
+        "pca_components": pca_components,
+        "training": {
+            "raster": str(raster), "vector": str(vector), "class_field": class_field,
+            "pixels_per_class": {name: int(np.sum(y_train == i)) for i, name in enumerate(table.names)},
+            "validation": result.validation, "device": describe_device(torch_device),
+            "seconds": round(time.monotonic() - started, 1),
+        },
+        "history": {k: [float(x) for x in v] for k, v in result.history.items()},
+    }
+    model = Model(result.network.to("cpu").eval(), preprocessor, classes, metadata)
+    check_cancelled(feedback)
+    feedback.progress("save", 0.0, "writing the model file")
+    save_model(model_path, model, inputs=[raster, vector])
+    report_path = None
+    if report is not None:
+        from .report import write_report
+
+        write_report(report, title="ContrastDM training report", metrics=None, history=metadata["history"],
+                     config={**config.to_dict(), "preset": preset, "pca_components": pca_components},
+                     map_preview=None, classes=classes, extra={"training": metadata["training"]})
+        report_path = str(report)
+    feedback.progress("save", 1.0, str(model_path))
+    return TrainResult(str(model_path), model, metadata["history"], result.validation,
+                       {"training_pixels": int(len(y_train)), **{k: int(v) for k, v in pixels.counts.items()}},
+                       time.monotonic() - started, describe_device(torch_device), report_path, config.to_dict())
