@@ -135,7 +135,7 @@ def prepare_geometries(frame, class_field: str, raster_crs, feedback=None, sourc
     invalid = ~frame.geometry.is_valid
     counts["repaired_geometry"] = int(invalid.sum())
     if invalid.any():
-        frame.loc[invalid, "geometry"] = frame.loc[invalid, "geometry"].buffer(0)
+        frame["geometry"] = frame.geometry.where(~invalid, frame.geometry.buffer(0))
         frame = frame[~frame.geometry.is_empty]
     frame = _to_crs(frame, raster_crs, feedback, source)
     if feedback is not None:
@@ -147,15 +147,20 @@ def prepare_geometries(frame, class_field: str, raster_crs, feedback=None, sourc
     return frame, counts
 
 
+def _undefined(crs) -> bool:
+    # GeoPackages written without a CRS come back as "Undefined geographic/Cartesian SRS".
+    return crs is None or "undefined" in (getattr(crs, "name", "") or "").lower()
+
+
 def _to_crs(frame, raster_crs, feedback, source):
     if raster_crs is None:
-        if frame.crs is not None:
+        if not _undefined(frame.crs):
             raise InputError(
                 f"the raster has no CRS but the {source} is in {frame.crs.to_string()}; "
                 "give the raster a CRS, or give the vector pixel/raster coordinates and no CRS"
             )
         return frame
-    if frame.crs is None:
+    if _undefined(frame.crs):
         if feedback is not None:
             feedback.message(f"{source} has no CRS; assuming the raster's CRS", "warning")
         return frame.set_crs(raster_crs.to_wkt(), allow_override=True)

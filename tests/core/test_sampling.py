@@ -1,0 +1,75 @@
+import numpy as np
+from scenes import write_scene
+
+from contrastdm.io.raster import describe, open_raster
+from contrastdm.preprocess import Preprocessor, fit_preprocessor, sample_pixels
+from contrastdm.sampling import extract_patches, group_split, sample_unlabelled, stratified_split
+
+
+def _identity(bands):
+    return Preprocessor(np.zeros(bands), np.ones(bands), None)
+
+
+def test_patches_are_reflect_padded_windows_around_each_pixel(tmp_path):
+    scene = write_scene(tmp_path / "s.tif", height=21, width=19, bands=4, dtype="float32")
+    p, r = 7, 3
+    rows = np.array([0, 0, 20, 10, 5, 20])
+    cols = np.array([0, 18, 0, 9, 1, 18])
+    with open_raster(scene.raster) as ds:
+        info = describe(ds)
+        full = np.pad(ds.read(out_dtype="float32"), ((0, 0), (r, r), (r, r)), mode="reflect")
+        patches, valid = extract_patches(ds, info, rows, cols, p, _identity(4), block=8)
+    assert patches.shape == (6, 4, 7, 7) and valid.all()
+    for i, (row, col) in enumerate(zip(rows, cols)):
+        np.testing.assert_array_equal(patches[i], full[:, row: row + p, col: col + p])
+
+
+def test_nodata_centres_are_flagged_and_nodata_neighbours_zeroed(tmp_path):
+    scene = write_scene(tmp_path / "s.tif", height=12, width=12, bands=3, nodata=0, nodata_border=1)
+    with open_raster(scene.raster) as ds:
+        info = describe(ds)
+        pre = fit_preprocessor(sample_pixels(ds, info, 1000, 0), None)
+        patches, valid = extract_patches(ds, info, np.array([0, 1, 6]), np.array([5, 1, 6]), 3, pre)
+    assert valid.tolist() == [False, True, True]
+    assert np.all(patches[1][:, 0, :] == 0) and np.all(patches[1][:, :, 0] == 0)
+
+
+def test_pca_preprocessor_decorrelates_and_orders_variance(tmp_path):
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((5000, 3))
+    pixels = np.hstack([base, base @ rng.standard_normal((3, 7))]) * 50 + 1000
+    pre = fit_preprocessor(pixels, 3)
+    out = pre.transform(pixels.T.reshape(10, 50, 100)).reshape(3, -1)
+    cov = np.cov(out)
+    assert np.allclose(cov - np.diag(np.diag(cov)), 0, atol=1e-3 * cov.max())
+    assert cov[0, 0] >= cov[1, 1] >= cov[2, 2]
+    assert pre.explained_variance.sum() > 0.999
+    restored = Preprocessor.from_arrays(pre.to_arrays())
+    np.testing.assert_allclose(restored.transform(pixels.T.reshape(10, 50, 100)), out.reshape(3, 50, 100), rtol=1e-5)
+
+
+def test_stratified_split_takes_the_asked_share_of_every_class():
+    labels = np.repeat([0, 1, 2], [100, 40, 6])
+    chosen, rest = stratified_split(labels, fraction=0.1, seed=3)
+    assert np.bincount(labels[chosen]).tolist() == [10, 4, 1]
+    assert set(chosen).isdisjoint(rest) and len(chosen) + len(rest) == labels.size
+    shots, _ = stratified_split(labels, per_class=10, seed=3)
+    assert np.bincount(labels[shots]).tolist() == [10, 10, 3]  # small class gives half of its pixels
+
+
+def test_group_split_never_shares_a_group():
+    labels = np.repeat([0, 1], 60)
+    groups = np.repeat(np.arange(12), 10)
+    chosen, rest = group_split(labels, groups, 0.3, seed=1)
+    assert set(groups[chosen]).isdisjoint(groups[rest])
+    assert set(labels[chosen]) == {0, 1} and set(labels[rest]) == {0, 1}
+
+
+def test_unlabelled_sample_is_seeded_and_inside_the_scene(tmp_path):
+    scene = write_scene(tmp_path / "s.tif", height=30, width=20, bands=2)
+    with open_raster(scene.raster) as ds:
+        info = describe(ds)
+    a = sample_unlabelled(info, 100, seed=5)
+    b = sample_unlabelled(info, 100, seed=5)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert a[0].max() < 30 and a[1].max() < 20 and len(set(zip(*a))) == 100
