@@ -4,7 +4,7 @@ Python API (each mirrors a CLI command and takes an optional feedback object, se
 
     import contrastdm
     contrastdm.train(raster, vector, class_field, model_path)
-    contrastdm.classify(raster, model_path, output_path, confidence_path=None)
+    contrastdm.classify(raster, model_path, output_path, confidence=None)
     contrastdm.evaluate(map_path, vector, class_field, report_path)
     contrastdm.run(raster, vector, class_field, model_path, output_path)
 """
@@ -17,25 +17,11 @@ if not (_os.environ.get("PROJ_DATA") or _os.environ.get("PROJ_LIB")) and _os.pat
 
 __version__ = "0.1.0"
 
-_API = {
-    "train": "train",
-    "TrainResult": "train",
-    "classify": "classify",
-    "ClassifyResult": "classify",
-    "evaluate": "evaluate",
-    "run": "pipeline",
-    "load_model": "bundle",
-}
+from .bundle import load_model  # noqa: E402
+from .classify import ClassifyResult, classify  # noqa: E402
+from .evaluate import evaluate  # noqa: E402
+from .pipeline import RunResult, run  # noqa: E402
+from .train import TrainResult, train  # noqa: E402
 
-
-def __getattr__(name):
-    # Lazy, so that `import contrastdm` (and the CLI's --help) stays fast and torch loads only when needed.
-    if name in _API:
-        import importlib
-
-        module = importlib.import_module(f".{_API[name]}", __name__)
-        return getattr(module, name)
-    raise AttributeError(name)
-
-
-__all__ = ["__version__", *_API]
+__all__ = ["__version__", "train", "classify", "evaluate", "run", "load_model", "TrainResult", "ClassifyResult",
+           "RunResult"]

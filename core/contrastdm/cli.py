@@ -53,6 +53,8 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=int)
     group.add_argument("--seed", type=int)
     group.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    group.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="any other learner setting, e.g. --set temperature=0.1 (repeatable)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -123,12 +125,35 @@ def _train_kwargs(args) -> dict:
             assert isinstance(colors, dict)
         except (ValueError, AssertionError) as exc:
             raise ContrastDMError('--class-colors must be a JSON object such as {"Corn": "#ffcc00"}') from exc
-    return dict(validation_vector=args.validation_vector, validation_class_field=args.validation_class_field,
+    extra = {}
+    for item in args.set:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise ContrastDMError(f"--set takes NAME=VALUE, not '{item}'")
+        extra[name.strip().replace("-", "_")] = _parse_value(value.strip())
+    options = dict(validation_vector=args.validation_vector, validation_class_field=args.validation_class_field,
                 preset=args.preset, pca_components=args.pca_components or None, class_colors=colors,
                 device=args.device, patch_size=args.patch_size, feature_dim=args.feature_dim,
                 contrastive_epochs=args.contrastive_epochs, diffusion_steps=args.diffusion_steps,
                 finetune_epochs=args.finetune_epochs, synthetic=args.synthetic, refine=args.refine,
                 batch_size=args.batch_size, seed=args.seed)
+    for name, value in extra.items():
+        if options.get(name) is not None:
+            raise ContrastDMError(f"'{name}' is given both as an option and with --set")
+        options[name] = value
+    return options
+
+
+def _parse_value(text: str):
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 def _metrics_line(metrics: dict | None) -> str:

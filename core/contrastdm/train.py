@@ -44,7 +44,10 @@ def make_config(preset: str = "balanced", **overrides):
     if unknown:
         raise InputError(f"unknown training option(s): {', '.join(sorted(unknown))}")
     values.update({k: v for k, v in overrides.items() if v is not None})
-    config = LearnerConfig.from_dict(values)
+    try:
+        config = LearnerConfig.from_dict(values)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"invalid training option: {exc}") from exc
     if config.patch_size < 1 or config.patch_size % 2 == 0:
         raise InputError(f"patch size must be a positive odd number, not {config.patch_size}")
     return config
