@@ -50,12 +50,14 @@ bench: setup
 bench-quick: setup
 	$(PY) -m contrastdm bench --quick --output-dir benchmarks/results-quick
 
-# Installable plugin zip: plugin package + engine + resources + metadata, no tests.
+# Installable plugin zip: plugin package + engine source + resources + metadata, no tests.
+# The engine lands in contrastdm_qgis/engine/contrastdm, where the plugin finds it.
 zip:
-	rm -rf build/zip && mkdir -p build/zip/$(PLUGIN) dist
+	rm -rf build/zip dist/$(PLUGIN).zip && mkdir -p build/zip/$(PLUGIN)/engine dist
 	cp -r $(PLUGIN)/. build/zip/$(PLUGIN)/
-	cp -r core/contrastdm build/zip/$(PLUGIN)/engine_src_contrastdm
-	cp -r resources metadata.txt LICENSE README.md build/zip/$(PLUGIN)/ 2>/dev/null || true
+	cp -r core/contrastdm build/zip/$(PLUGIN)/engine/
+	cp requirements.txt build/zip/$(PLUGIN)/engine/
+	cp -r resources metadata.txt build/zip/$(PLUGIN)/
 	find build/zip -name __pycache__ -prune -exec rm -rf {} +
 	cd build/zip && zip -qr ../../dist/$(PLUGIN).zip $(PLUGIN)
 	@echo "dist/$(PLUGIN).zip"

@@ -1,0 +1,146 @@
+"""The command line as users and the QGIS plugin call it: a real child process."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from conftest import TINY_CLI
+from scenes import write_scene
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args, timeout=600, **kwargs):
+    env = {**os.environ, "PROJ_DATA": "/usr/share/proj", "PYTHONPATH": str(ROOT / "core")}
+    return subprocess.run([sys.executable, "-m", "contrastdm", *map(str, args)], capture_output=True, text=True,
+                          timeout=timeout, env=env, **kwargs)
+
+
+def events(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines()]
+
+
+def test_run_with_jsonl_progress(scene, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    done = cli("run", "--raster", scene.raster, "--vector", scene.training, "--class-field", "class_name",
+               "--model", out / "m.safetensors", "--output", out / "map.tif", "--confidence", out / "conf.tif",
+               "--test-vector", scene.training, "--report", out / "report.html", "--device", "cpu",
+               "--progress", "jsonl", *TINY_CLI)
+    assert done.returncode == 0, done.stderr
+    stream = events(done.stdout)  # every stdout line is JSON
+    stages = []
+    for event in stream:
+        if event["type"] == "progress" and event["stage"] not in stages:
+            stages.append(event["stage"])
+        if event["type"] == "progress":
+            assert 0.0 <= event["fraction"] <= 1.0
+    assert stages == ["read", "preprocess", "contrastive", "diffusion", "finetune", "save", "classify", "evaluate"]
+    result = stream[-1]
+    assert result["type"] == "result" and result["command"] == "run"
+    assert result["metrics"]["overall_accuracy"] > 90
+    for key in ("model", "map", "confidence", "report"):
+        assert Path(result["outputs"][key]).is_file()
+    assert (out / "map.qml").is_file() and (out / "conf.qml").is_file() and (out / "report.json").is_file()
+    with rasterio.open(out / "map.tif") as m:
+        assert m.crs.to_epsg() == 32616 and m.shape == (40, 48)
+
+
+def test_train_classify_evaluate_info_and_doctor(trained, tmp_path):
+    done = cli("classify", "--raster", trained.raster, "--model", trained.model, "--output", tmp_path / "map.tif",
+               "--device", "cpu", "--tile-size", "16")
+    assert done.returncode == 0, done.stderr
+    assert "pixels/s" in done.stdout
+    done = cli("evaluate", "--map", tmp_path / "map.tif", "--vector", trained.training, "--class-field", "class_name",
+               "--report", tmp_path / "eval.html", "--progress", "jsonl")
+    assert done.returncode == 0, done.stderr
+    assert events(done.stdout)[-1]["metrics"]["reference_pixels"] == 96
+    info = json.loads(cli("info", "--model", trained.model).stdout)
+    assert [c["name"] for c in info["classes"]] == ["Corn", "Soybean", "Woods"]
+    doctor = json.loads(cli("doctor").stdout)
+    assert doctor["torch"] and doctor["device"] == "cpu" and doctor["ok"] is True
+
+
+@pytest.mark.parametrize("case", ["missing raster", "missing field", "bad model", "bad option", "bad device"])
+def test_bad_input_gets_one_line_and_no_output(trained, tmp_path, case):
+    out = tmp_path / "map.tif"
+    junk = tmp_path / "junk.safetensors"
+    junk.write_bytes(b"\x00" * 64)
+    args = {
+        "missing raster": ("classify", "--raster", tmp_path / "nope.tif", "--model", trained.model, "--output", out),
+        "missing field": ("train", "--raster", trained.raster, "--vector", trained.training, "--class-field", "kind",
+                          "--model", tmp_path / "m.safetensors"),
+        "bad model": ("classify", "--raster", trained.raster, "--model", junk, "--output", out),
+        "bad option": ("train", "--raster", trained.raster, "--vector", trained.training, "--class-field",
+                       "class_name", "--model", tmp_path / "m.safetensors", "--set", "no_such_option=1"),
+        "bad device": ("classify", "--raster", trained.raster, "--model", trained.model, "--output", out,
+                       "--device", "cuda"),
+    }[case]
+    expected = {"missing raster": "raster not found", "missing field": "class field 'kind' not found",
+                "bad model": "not a ContrastDM model file", "bad option": "no_such_option",
+                "bad device": "CUDA was requested"}[case]
+    done = cli(*args, "--progress", "jsonl")
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and expected in done.stderr and "Traceback" not in done.stderr
+    assert events(done.stdout)[-1] == {"type": "error", "kind": events(done.stdout)[-1]["kind"],
+                                       "message": done.stderr.strip().removeprefix("contrastdm: error: ")}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.safetensors"]
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    done = cli("classify", "--raster", tmp_path / "nope.tif", "--model", tmp_path / "m", "--output",
+               tmp_path / "o.tif", "--debug")
+    assert done.returncode == 1 and "Traceback" in done.stderr
+
+
+def test_failed_run_leaves_an_existing_output_untouched(trained, tmp_path):
+    out = tmp_path / "map.tif"
+    out.write_bytes(b"previous map")
+    other = write_scene(tmp_path / "other.tif", bands=5)
+    done = cli("classify", "--raster", other.raster, "--model", trained.model, "--output", out)
+    assert done.returncode == 1 and "5" in done.stderr
+    assert out.read_bytes() == b"previous map"
+
+
+def test_sigterm_cancels_training_and_removes_partial_outputs(scene, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    env = {**os.environ, "PROJ_DATA": "/usr/share/proj", "PYTHONPATH": str(ROOT / "core")}
+    child = subprocess.Popen(
+        [sys.executable, "-m", "contrastdm", "run", "--raster", str(scene.raster), "--vector", str(scene.training),
+         "--class-field", "class_name", "--model", str(out / "m.safetensors"), "--output", str(out / "map.tif"),
+         "--device", "cpu", "--progress", "jsonl", "--preset", "fast"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    for line in child.stdout:
+        if json.loads(line).get("stage") == "contrastive":
+            break
+    child.send_signal(signal.SIGTERM)
+    started = time.monotonic()
+    stdout, stderr = child.communicate(timeout=120)
+    assert child.returncode == 130, stderr
+    assert time.monotonic() - started < 60
+    assert events(stdout)[-1]["kind"] == "Cancelled"
+    assert list(out.iterdir()) == []
+
+
+def test_sigkill_mid_write_leaves_no_file_at_the_output_path(trained, tmp_path):
+    big = write_scene(tmp_path / "big.tif", height=600, width=600)
+    out = tmp_path / "map.tif"
+    env = {**os.environ, "PROJ_DATA": "/usr/share/proj", "PYTHONPATH": str(ROOT / "core")}
+    child = subprocess.Popen([sys.executable, "-m", "contrastdm", "classify", "--raster", str(big.raster), "--model",
+                              str(trained.model), "--output", str(out), "--tile-size", "64", "--progress", "jsonl"],
+                             stdout=subprocess.PIPE, text=True, env=env)
+    for line in child.stdout:
+        if json.loads(line).get("stage") == "classify":
+            break
+    child.kill()
+    child.wait(timeout=30)
+    assert not out.exists() and not Path(str(out) + ".aux.xml").exists()
+    assert np.all([p.name in ("big.tif",) or p.name.startswith(".map.tmp-") for p in tmp_path.iterdir()])
