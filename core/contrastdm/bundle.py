@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .errors import ModelFileError
+from .errors import ModelFileError, OutputError
 from .io.atomic import atomic_outputs
 from .io.writer import ClassInfo
 from .preprocess import Preprocessor
@@ -57,8 +57,11 @@ def save_model(path, model: Model, inputs=()) -> None:
         "python_version": platform.python_version(),
         "classes": [{"id": c.id, "name": c.name, "color": "#%02x%02x%02x" % tuple(c.color)} for c in model.classes],
     })
-    with atomic_outputs(path, inputs=inputs) as (tmp,):
-        save_file(tensors, str(tmp), metadata={"contrastdm": json.dumps(metadata)})
+    try:
+        with atomic_outputs(path, inputs=inputs) as (tmp,):
+            save_file(tensors, str(tmp), metadata={"contrastdm": json.dumps(metadata)})
+    except OSError as exc:
+        raise OutputError(f"cannot write the model file (disk full or folder not writable?): {exc}") from exc
 
 
 def read_metadata(path) -> dict:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from pathlib import Path
-
 import numpy as np
 
+from rasterio.errors import RasterioError
+
 from .bundle import Model, check_compatible, load_model
-from .errors import OutputError
+from .errors import InputError, OutputError
 from .feedback import NullFeedback, check_cancelled
+from .io.atomic import check_outputs
 from .io.raster import describe, iter_tiles, open_raster, read_padded, tile_count
 from .io.writer import ClassificationWriter
 
@@ -69,14 +70,14 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
 
     feedback = feedback or NullFeedback()
     started = time.monotonic()
+    if int(tile_size) < 1:
+        raise InputError(f"tile size must be a positive number of pixels, not {tile_size}")
     torch_device = resolve_device(device)
     model_path = None
     if not isinstance(model, Model):
         model_path = model
         model = load_model(model, device="cpu")
-    outputs = [p for p in (output, confidence, probabilities) if p is not None]
-    if len({str(Path(p).resolve()) for p in outputs}) != len(outputs):
-        raise OutputError("the map, confidence and probability outputs must be different files")
+    check_outputs([output, confidence, probabilities], inputs=[raster, model_path])
     network = model.network.to(torch_device).eval()
     halo = model.patch_size // 2
     class_ids = model.class_ids
@@ -86,22 +87,29 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
         check_compatible(model, info)
         total = tile_count(info.width, info.height, tile_size)
         inputs = [raster] + ([model_path] if model_path else [])
-        with ClassificationWriter(output, width=info.width, height=info.height, crs=info.crs,
-                                  transform=info.transform, classes=model.classes, confidence_path=confidence,
-                                  probabilities_path=probabilities, inputs=inputs, tile_size=tile_size) as writer:
-            for done, window in enumerate(iter_tiles(info.width, info.height, tile_size)):
+        try:
+            with ClassificationWriter(output, width=info.width, height=info.height, crs=info.crs,
+                                      transform=info.transform, classes=model.classes, confidence_path=confidence,
+                                      probabilities_path=probabilities, inputs=inputs) as writer:
+                for done, window in enumerate(iter_tiles(info.width, info.height, tile_size)):
+                    check_cancelled(feedback)
+                    try:
+                        data, valid = read_padded(ds, window, halo, info)
+                    except RasterioError as exc:
+                        raise InputError(f"cannot read the raster at {window}: {exc}") from exc
+                    features = model.preprocessor.transform(data, valid)
+                    probs = _predict_split(network, features, halo, torch_device, feedback)
+                    centre = valid[halo: halo + int(window.height), halo: halo + int(window.width)]
+                    best = probs.argmax(axis=0)
+                    labels = np.where(centre, class_ids[best], 0).astype(np.int64)
+                    conf = np.where(centre, probs.max(axis=0), CONFIDENCE_NODATA).astype(np.float32)
+                    counts += np.bincount(np.where(centre, best + 1, 0).ravel(), minlength=counts.size)
+                    writer.write(window, labels, conf if confidence else None, probs if probabilities else None)
+                    feedback.progress("classify", (done + 1) / total, f"tile {done + 1} of {total}")
                 check_cancelled(feedback)
-                data, valid = read_padded(ds, window, halo, info)
-                features = model.preprocessor.transform(data, valid)
-                probs = _predict_split(network, features, halo, torch_device, feedback)
-                centre = valid[halo: halo + int(window.height), halo: halo + int(window.width)]
-                best = probs.argmax(axis=0)
-                labels = np.where(centre, class_ids[best], 0).astype(np.int64)
-                conf = np.where(centre, probs.max(axis=0), CONFIDENCE_NODATA).astype(np.float32)
-                counts += np.bincount(np.where(centre, best + 1, 0).ravel(), minlength=counts.size)
-                writer.write(window, labels, conf if confidence else None, probs if probabilities else None)
-                feedback.progress("classify", (done + 1) / total, f"tile {done + 1} of {total}")
-            check_cancelled(feedback)
+        except (OSError, RasterioError) as exc:  # reads are handled above: this is the disk or the folder
+            raise OutputError(f"cannot write the outputs (disk full or folder not writable?): "
+                              f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
     seconds = time.monotonic() - started
     pixels = info.width * info.height
     names = {"unclassified": int(counts[0])}

@@ -7,7 +7,6 @@ import json
 import signal
 import sys
 import traceback
-from pathlib import Path
 
 from . import __version__
 from .errors import Cancelled, ContrastDMError

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from .classify import ClassifyResult, classify
 from .evaluate import map_accuracy, write_map_report
 from .feedback import NullFeedback
+from .io.atomic import check_outputs
 from .train import TrainResult, train
 
 
@@ -26,6 +27,9 @@ def run(raster, vector, class_field: str, model_path, output, *, confidence=None
     """Train on ``vector``, classify the whole ``raster``, and evaluate on ``test_vector`` when given."""
     feedback = feedback or NullFeedback()
     started = time.monotonic()
+    # Refuse unusable output paths before minutes of training, not after.
+    check_outputs([model_path, output, confidence, probabilities, report],
+                  inputs=[raster, vector, test_vector, train_options.get("validation_vector")])
     trained = train(raster, vector, class_field, model_path, device=device, feedback=feedback, **train_options)
     result = classify(raster, trained.model, output, confidence=confidence, probabilities=probabilities,
                       tile_size=tile_size, device=device, feedback=feedback)

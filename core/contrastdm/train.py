@@ -10,6 +10,7 @@ import numpy as np
 from .bundle import Model, save_model
 from .errors import InputError
 from .feedback import NullFeedback, check_cancelled
+from .io.atomic import check_outputs
 from .io.raster import describe, open_raster
 from .io.styles import default_palette, parse_color
 from .io.vectors import ClassTable, load_labels
@@ -100,8 +101,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     config = make_config(preset, **options)
     torch_device = resolve_device(device)
     feedback.message(f"device: {describe_device(torch_device)}")
-    if report is not None and str(report) == str(model_path):
-        raise InputError("the report path must differ from the model path")
+    check_outputs([model_path, report], inputs=[raster, vector, validation_vector])
 
     feedback.progress("read", 0.0, "reading training data")
     with open_raster(raster) as ds:

@@ -235,3 +235,14 @@ def atomic_outputs(
     finally:
         for out in outputs:
             out.cleanup()
+
+
+def check_outputs(paths: Iterable[Optional[PathLike]], inputs: Iterable[Optional[PathLike]] = ()) -> None:
+    """Check every output up front (before any long work): usable, distinct, and not one of the inputs."""
+    finals = [check_output_path(p, inputs) for p in paths if p is not None]
+    seen: set[str] = set()
+    for final in finals:
+        key = os.path.normcase(os.path.realpath(final))
+        if key in seen:
+            raise OutputError(f"the same file is given for two outputs: {final}")
+        seen.add(key)
