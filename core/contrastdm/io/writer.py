@@ -143,6 +143,31 @@ def _read_category_names(path: str) -> list[str]:
         dataset = None
 
 
+class _GdalErrors:
+    """Collects GDAL failures raised in this thread: libtiff reports a full disk while flushing blocks
+    only through GDAL's error handler, and rasterio's close() does not raise them."""
+
+    def __init__(self) -> None:
+        self.failures: list[str] = []
+
+    def __call__(self, level, number, message) -> None:
+        gdal = _gdal()
+        if level in (gdal.CE_Failure, gdal.CE_Fatal):
+            self.failures.append(str(message))
+
+    def __enter__(self) -> "_GdalErrors":
+        _gdal().PushErrorHandler(self)
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        _gdal().PopErrorHandler()
+        return False
+
+    def check(self) -> None:
+        if self.failures:
+            raise OSError(f"GDAL could not write: {self.failures[0]}")
+
+
 class ClassificationWriter:
     """Write a class map (and optionally confidence and probabilities) tile by tile, atomically.
 
@@ -188,6 +213,7 @@ class ClassificationWriter:
         self._valid = np.zeros(self.max_id + 1, dtype=bool)
         self._valid[[0] + [c.id for c in self.classes]] = True
         self._atomic = None
+        self._errors: Optional[_GdalErrors] = None
         self._temps: tuple = ()
         self._datasets: dict[str, Any] = {}
 
@@ -197,6 +223,7 @@ class ClassificationWriter:
             self.map_path, self.confidence_path, self.probabilities_path, inputs=self.inputs
         )
         self._temps = self._atomic.__enter__()
+        self._errors = _GdalErrors().__enter__()
         try:
             self._open()
         except BaseException as exc:
@@ -207,6 +234,14 @@ class ClassificationWriter:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> bool:
+        try:
+            return self._exit(exc_type, exc, tb)
+        finally:
+            errors, self._errors = self._errors, None
+            if errors is not None:
+                errors.__exit__(None, None, None)
+
+    def _exit(self, exc_type, exc, tb) -> bool:
         atomic, self._atomic = self._atomic, None
         if atomic is None:
             return False
@@ -328,6 +363,7 @@ class ClassificationWriter:
             dst.close()
         map_temp, conf_temp, _prob_temp = self._temps
         _finish_class_map(map_temp, self.classes)
+        self._errors.check()
         _write_text(os.path.splitext(map_temp)[0] + ".qml", class_map_qml(self.classes))
         if conf_temp is not None:
             _write_text(os.path.splitext(conf_temp)[0] + ".qml", confidence_qml(0.0, 1.0))
