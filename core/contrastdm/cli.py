@@ -111,7 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--methods")
     p.add_argument("--protocols")
-    p.add_argument("--seeds")
+    p.add_argument("--seeds", help="comma-separated seeds (default: 0,1,2,3,4; --quick: 0)")
+    p.add_argument("--dataset", default="indian-pines", help="indian-pines, pavia-university or salinas")
+    p.add_argument("--data-dir", help="folder holding the dataset's .mat files (Pavia University, Salinas)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: chosen from the machine's load)")
+    p.add_argument("--patch-size", type=int, default=11)
+    p.add_argument("--no-plots", action="store_true", help="skip the plots")
     p.add_argument("--device", default="auto")
     return parser
 

@@ -1,0 +1,134 @@
+"""Benchmark scenes and their label-free features (standardised spectra, PCA, reflect-padded patches)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..preprocess import fit_preprocessor
+
+# Standard .mat files of the other two usual scenes (Grupo de Inteligencia Computacional, UPV/EHU).
+PAVIA_UNIVERSITY_CLASSES = (
+    "Asphalt", "Meadows", "Gravel", "Trees", "Painted metal sheets", "Bare Soil", "Bitumen",
+    "Self-Blocking Bricks", "Shadows",
+)
+SALINAS_CLASSES = (
+    "Brocoli_green_weeds_1", "Brocoli_green_weeds_2", "Fallow", "Fallow_rough_plow", "Fallow_smooth", "Stubble",
+    "Celery", "Grapes_untrained", "Soil_vinyard_develop", "Corn_senesced_green_weeds", "Lettuce_romaine_4wk",
+    "Lettuce_romaine_5wk", "Lettuce_romaine_6wk", "Lettuce_romaine_7wk", "Vinyard_untrained",
+    "Vinyard_vertical_trellis",
+)
+# dataset name -> (cube file, cube variable, ground-truth file, ground-truth variable, class names)
+MAT_SCENES = {
+    "pavia-university": ("PaviaU.mat", "paviaU", "PaviaU_gt.mat", "paviaU_gt", PAVIA_UNIVERSITY_CLASSES),
+    "salinas": ("Salinas_corrected.mat", "salinas_corrected", "Salinas_gt.mat", "salinas_gt", SALINAS_CLASSES),
+}
+DATASETS = ("indian-pines", *MAT_SCENES)
+
+
+@dataclass
+class Scene:
+    """A labelled scene: ``cube`` [H, W, B], ``gt`` [H, W] (0 = unlabelled, classes 1..K)."""
+
+    name: str
+    cube: np.ndarray
+    gt: np.ndarray
+    class_names: tuple
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return tuple(self.gt.shape)
+
+    @property
+    def class_ids(self) -> list[int]:
+        return list(range(1, len(self.class_names) + 1))
+
+
+def _mat_variable(path: Path, variable: str) -> np.ndarray:
+    from scipy.io import loadmat
+
+    data = loadmat(str(path))
+    if variable not in data:
+        found = sorted(k for k in data if not k.startswith("__"))
+        raise InputError(f"{path.name} has no variable '{variable}' (found: {', '.join(found)})")
+    return np.asarray(data[variable])
+
+
+def _find(folder: Path, name: str) -> Path:
+    for candidate in (folder / name, folder / name.lower()):
+        if candidate.is_file():
+            return candidate
+    raise InputError(f"{name} not found in {folder}")
+
+
+def load_scene(name: str, data_dir=None) -> Scene:
+    """``indian-pines`` (found by :func:`contrastdm.datasets.load_indian_pines`), ``pavia-university`` or
+    ``salinas`` (the standard .mat files in ``data_dir``)."""
+    if name == "indian-pines":
+        from ..datasets import INDIAN_PINES_CLASSES, load_indian_pines
+
+        cube, gt = load_indian_pines(data_dir)
+        return Scene(name, cube, gt, INDIAN_PINES_CLASSES)
+    if name not in MAT_SCENES:
+        raise InputError(f"unknown dataset '{name}'; use one of {', '.join(DATASETS)}")
+    if not data_dir:
+        raise InputError(f"{name} needs --data-dir with the folder holding its .mat files")
+    cube_file, cube_var, gt_file, gt_var, names = MAT_SCENES[name]
+    folder = Path(data_dir)
+    cube = _mat_variable(_find(folder, cube_file), cube_var)
+    gt = _mat_variable(_find(folder, gt_file), gt_var).astype(np.uint8)
+    if cube.ndim != 3 or cube.shape[:2] != gt.shape:
+        raise InputError(f"{name}: cube {cube.shape} and ground truth {gt.shape} do not match")
+    if int(gt.max()) > len(names):
+        raise InputError(f"{name}: ground truth has class {int(gt.max())} but only {len(names)} classes are known")
+    return Scene(name, cube, gt, names)
+
+
+@dataclass
+class Features:
+    """Label-free inputs shared by every method (fitted on all pixels of the scene, never on labels).
+
+    ``spectra`` [H*W, B]: standardised bands (pixel-wise methods). ``padded`` [K, H+2r, W+2r]: the
+    standardised leading principal components, reflect-padded by the patch radius (patch methods).
+    """
+
+    spectra: np.ndarray
+    padded: np.ndarray
+    patch_size: int
+    shape: tuple
+    explained_variance: float
+    _windows: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def radius(self) -> int:
+        return self.patch_size // 2
+
+    @property
+    def n_components(self) -> int:
+        return int(self.padded.shape[0])
+
+    def patches(self, flat_index: np.ndarray) -> np.ndarray:
+        """Patches ``[N, K, p, p]`` (float32, a copy) centred on the given flat pixel indices."""
+        if self._windows is None:
+            p = self.patch_size
+            self._windows = np.lib.stride_tricks.sliding_window_view(self.padded, (p, p), axis=(1, 2))
+        rows, cols = np.divmod(np.asarray(flat_index, dtype=np.int64), self.shape[1])
+        # windows: [K, H, W, p, p] -> pick pixels -> [N, K, p, p]
+        return np.ascontiguousarray(self._windows[:, rows, cols].transpose(1, 0, 2, 3))
+
+
+def make_features(scene: Scene, patch_size: int, n_components: int = 30) -> Features:
+    """Standardisation and PCA fitted with :func:`contrastdm.preprocess.fit_preprocessor` on every pixel."""
+    h, w, b = scene.cube.shape
+    pixels = scene.cube.reshape(-1, b).astype(np.float32)
+    standard = fit_preprocessor(pixels, None)
+    pca = fit_preprocessor(pixels, n_components)
+    spectra = standard.transform(pixels.T.reshape(b, h * w, 1))[:, :, 0].T  # [H*W, B]
+    cube = pca.transform(np.transpose(pixels.reshape(h, w, b), (2, 0, 1)))  # [K, H, W]
+    r = patch_size // 2
+    padded = np.pad(cube, ((0, 0), (r, r), (r, r)), mode="reflect")
+    explained = float(pca.explained_variance.sum()) if pca.explained_variance is not None else 1.0
+    return Features(np.ascontiguousarray(spectra), np.ascontiguousarray(padded), patch_size, (h, w), explained)

@@ -1,0 +1,321 @@
+"""The compared methods behind one interface: ``fit(task) -> info``, ``predict(task) -> labels of every pixel``.
+
+Every method sees only the training pixels' labels (``task.train`` / ``task.y_train``); whatever needs
+validation data (hyper-parameters, best epoch) carves it from those pixels. Label-free inputs (the
+standardised spectra, the PCA patches, unlabelled patches of the scene) are shared by all methods.
+
+ContrastDM ablations are mapped onto :class:`contrastdm.model.LearnerConfig`, relative to the engine's
+default preset (whatever the model package currently ships):
+
+- ``cnn``: the same encoder trained purely supervised (``contrastive_epochs=0, synthetic=False, refine=False``);
+- ``cdm-head``: contrastive pre-training, then the head with a minimal encoder fine-tune
+  (``synthetic=False, refine=False, encoder_lr_scale=0.1``), no diffusion model;
+- ``cdm-synth``: + diffusion synthetic features mixed into fine-tuning (``synthetic=True, refine=False``);
+- ``cdm-refine``: + diffusion refinement of features at inference (``synthetic=True, refine=True``; fit keeps
+  refinement only where the validation split says it helps);
+- ``contrastdm``: the default configuration, unchanged.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+from .data import Features
+
+# Quick mode: reduced epochs for a smoke run of the whole harness in minutes on a small CPU.
+QUICK_LEARNER = dict(contrastive_samples_per_epoch=4096, diffusion_steps=300, diffusion_views=2,
+                     diffusion_unlabeled=2048, synthetic_per_class=64, ddim_steps=10, finetune_epochs=20,
+                     pseudo_label_pool=4096)
+
+
+@dataclass
+class Task:
+    """What a method may use: label-free features of the whole scene and the training pixels' labels."""
+
+    features: Features
+    train: np.ndarray  # flat pixel indices
+    y_train: np.ndarray  # 0..K-1
+    n_classes: int
+    seed: int
+    device: object  # torch.device
+    quick: bool = False
+    unlabelled: Optional[np.ndarray] = None  # flat pixel indices for label-free learning (no labels attached)
+    progress: Callable = field(default=lambda stage, fraction, message="": None)
+    is_cancelled: Callable = field(default=lambda: False)
+    threads: int = 1
+
+
+class Method:
+    name = ""
+    description = ""
+    uses_patches = False
+
+    def fit(self, task: Task) -> dict:
+        raise NotImplementedError
+
+    def predict(self, task: Task) -> np.ndarray:
+        """Class indices 0..K-1 for every pixel of the scene, ``[H * W]``."""
+        raise NotImplementedError
+
+    def embed(self, task: Task, index: np.ndarray):
+        """(features before, after diffusion refinement, strength) for the given pixels, or None."""
+        return None
+
+
+def _predict_in_batches(fn, n: int, batch: int = 4096) -> np.ndarray:
+    return np.concatenate([fn(np.arange(i, min(n, i + batch))) for i in range(0, n, batch)])
+
+
+class SVM(Method):
+    name = "svm"
+    description = "SVM-RBF on standardised spectra; C and gamma by stratified cross-validation on the training pixels"
+
+    def fit(self, task):
+        from sklearn.model_selection import GridSearchCV, StratifiedKFold
+        from sklearn.svm import SVC
+
+        x, y = task.features.spectra[task.train], task.y_train
+        bands = x.shape[1]
+        if task.quick:
+            grid = {"C": [10.0, 100.0, 1000.0], "gamma": [g / bands for g in (1.0, 4.0)]}
+            folds = 3
+        else:
+            grid = {"C": [1.0, 10.0, 100.0, 1000.0, 10000.0], "gamma": [g / bands for g in (0.25, 1.0, 4.0, 16.0)]}
+            folds = 5
+        folds = int(max(2, min(folds, np.bincount(y).max())))
+        search = GridSearchCV(SVC(kernel="rbf"), grid, cv=StratifiedKFold(folds, shuffle=True, random_state=task.seed),
+                              n_jobs=1, refit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # classes with fewer pixels than folds (ratio-5, tiny classes)
+            search.fit(x, y)
+        self.model = search.best_estimator_
+        return {"C": search.best_params_["C"], "gamma": search.best_params_["gamma"], "cv_folds": folds,
+                "cv_accuracy": float(search.best_score_), "grid": grid}
+
+    def predict(self, task):
+        spectra = task.features.spectra
+        return _predict_in_batches(lambda i: self.model.predict(spectra[i]), len(spectra))
+
+
+class RandomForest(Method):
+    name = "rf"
+    description = "Random Forest on standardised spectra (sqrt(bands) features per split)"
+
+    def fit(self, task):
+        from sklearn.ensemble import RandomForestClassifier
+
+        trees = 200 if task.quick else 500
+        self.model = RandomForestClassifier(n_estimators=trees, max_features="sqrt", n_jobs=max(1, task.threads),
+                                            random_state=task.seed)
+        self.model.fit(task.features.spectra[task.train], task.y_train)
+        return {"trees": trees, "max_features": "sqrt"}
+
+    def predict(self, task):
+        spectra = task.features.spectra
+        return _predict_in_batches(lambda i: self.model.predict(spectra[i]), len(spectra))
+
+
+class _TorchMethod(Method):
+    """Shared prediction for the torch baselines trained with :func:`trainer.train_supervised`."""
+
+    def _inputs(self, task, index):
+        raise NotImplementedError
+
+    def predict(self, task):
+        import torch
+
+        self.model.eval()
+        n = task.features.shape[0] * task.features.shape[1]
+
+        @torch.no_grad()
+        def batch(i):
+            x = torch.as_tensor(self._inputs(task, i)).to(task.device)
+            return self.model(x).argmax(1).cpu().numpy()
+
+        return _predict_in_batches(batch, n, 2048)
+
+
+class MLP1D(_TorchMethod):
+    name = "mlp1d"
+    description = "spectral MLP (two hidden layers, BatchNorm, dropout) on standardised spectra, torch"
+
+    def _inputs(self, task, index):
+        return task.features.spectra[index]
+
+    def fit(self, task):
+        import torch
+        from torch import nn
+
+        from .trainer import train_supervised
+
+        bands = task.features.spectra.shape[1]
+        torch.manual_seed(task.seed)
+        self.model = nn.Sequential(
+            nn.Linear(bands, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.3),
+            nn.Linear(256, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, task.n_classes))
+
+        def augment(x, generator):  # gentle noise and brightness changes
+            noise = torch.randn(x.shape, generator=generator).to(x.device)
+            scale = 1 + 0.05 * torch.randn((len(x), 1), generator=generator).to(x.device)
+            return x * scale + 0.02 * noise
+
+        epochs = 60 if task.quick else 200
+        return train_supervised(
+            self.model, task.features.spectra[task.train], task.y_train, epochs=epochs, batch_size=64,
+            learning_rate=1e-3, weight_decay=1e-4, device=task.device, seed=task.seed, label_smoothing=0.1,
+            augment=augment, progress=lambda f, m: task.progress("train", f, m), is_cancelled=task.is_cancelled)
+
+
+class SSFTTMethod(_TorchMethod):
+    name = "ssftt"
+    description = ("SSFTT-style tokenizer transformer (3D+2D conv, Gaussian-weighted tokenizer, one encoder "
+                   "block), Adam 1e-3, batch 64, written from Sun et al. 2022")
+    uses_patches = True
+
+    def _inputs(self, task, index):
+        return task.features.patches(index)
+
+    def fit(self, task):
+        import torch
+
+        from .ssftt import SSFTT
+        from .trainer import train_supervised
+
+        torch.manual_seed(task.seed)
+        self.model = SSFTT(task.features.n_components, task.features.patch_size, task.n_classes)
+        epochs = 30 if task.quick else 100
+        info = train_supervised(
+            self.model, task.features.patches(task.train), task.y_train, epochs=epochs, batch_size=64,
+            learning_rate=1e-3, weight_decay=0.0, optimizer="adam", device=task.device, seed=task.seed,
+            progress=lambda f, m: task.progress("train", f, m), is_cancelled=task.is_cancelled)
+        return {**info, "parameters": int(sum(p.numel() for p in self.model.parameters()))}
+
+
+def default_learner_config():
+    from ..model.config import as_config
+
+    return as_config(None)
+
+
+class Learner(Method):
+    """A ContrastDM configuration trained with :func:`contrastdm.model.fit`."""
+
+    uses_patches = True
+
+    def __init__(self, name: str, description: str, overrides: Callable, semi_supervised: bool = True) -> None:
+        self.name = name
+        self.description = description
+        self.overrides = overrides
+        self.semi_supervised = semi_supervised
+
+    def config(self, task):
+        base = default_learner_config()
+        changes = dict(self.overrides(base))
+        if task.quick:
+            quick = {k: v for k, v in QUICK_LEARNER.items() if hasattr(base, k)}
+            if changes.get("contrastive_epochs", base.contrastive_epochs) > 0:
+                quick["contrastive_epochs"] = 1
+            changes = {**changes, **quick}  # quick settings shorten stages, never switch them on or off
+        return base.replace(**changes, patch_size=task.features.patch_size, seed=task.seed)
+
+    def fit(self, task):
+        from ..model import fit
+
+        cfg = self.config(task)
+        unlabelled = None
+        if self.semi_supervised and task.unlabelled is not None:
+            unlabelled = task.features.patches(task.unlabelled)
+        x_train = task.features.patches(task.train)
+        started = time.monotonic()
+        result = fit(unlabelled, x_train, task.y_train, None, None, task.n_classes, cfg, task.device,
+                     task.progress, task.is_cancelled)
+        self.network = result.network
+        del unlabelled
+        stages = {k: len(v) for k, v in result.history.items()}
+        return {"config": result.config.to_dict(), "validation": result.validation, "history_lengths": stages,
+                "unlabelled_patches": 0 if task.unlabelled is None or not self.semi_supervised
+                else int(len(task.unlabelled)), "fit_seconds": round(time.monotonic() - started, 2)}
+
+    def predict(self, task):
+        import torch
+
+        net, feats = self.network, task.features
+        r = feats.radius
+        height = feats.shape[0]
+        strip = 48
+        rows = []
+        for r0 in range(0, height, strip):
+            r1 = min(height, r0 + strip)
+            tile = torch.from_numpy(np.ascontiguousarray(feats.padded[:, r0:r1 + 2 * r, :]))[None].to(task.device)
+            rows.append(net.predict_dense(tile).argmax(0).cpu().numpy())
+        return np.concatenate(rows, axis=0).ravel()
+
+    def embed(self, task, index):
+        import torch
+
+        net = self.network
+        if net.diffusion is None:
+            return None
+        strength = net.config.refine_strength if net.config.refine_strength > 0 else default_learner_config().refine_strength
+        strength = strength if strength > 0 else 0.2
+        net.eval()
+        with torch.no_grad():
+            before, after = [], []
+            for i in range(0, len(index), 1024):
+                x = torch.as_tensor(task.features.patches(index[i:i + 1024])).to(task.device)
+                f = net.encoder(x)
+                before.append(f.float().cpu().numpy())
+                after.append(net.refine_features(f, strength).float().cpu().numpy())
+        return np.concatenate(before), np.concatenate(after), float(strength)
+
+
+def _cnn(base):
+    return dict(contrastive_epochs=0, synthetic=False, refine=False, pseudo_label_per_class=0)
+
+
+def _head(base):
+    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=False, refine=False,
+                encoder_lr_scale=min(0.1, base.encoder_lr_scale))
+
+
+def _synth(base):
+    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=True, refine=False)
+
+
+def _refine(base):
+    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=True, refine=True)
+
+
+def _default(base):
+    return {}
+
+
+METHODS = {
+    "svm": SVM,
+    "rf": RandomForest,
+    "mlp1d": MLP1D,
+    "cnn": lambda: Learner("cnn", "ContrastDM's encoder + head trained purely supervised (no pre-training, "
+                           "no diffusion)", _cnn, semi_supervised=False),
+    "ssftt": SSFTTMethod,
+    "cdm-head": lambda: Learner("cdm-head", "contrastive pre-training, then head + minimal encoder fine-tune "
+                                "(encoder lr x0.1), no diffusion", _head),
+    "cdm-synth": lambda: Learner("cdm-synth", "contrastive pre-training + diffusion synthetic features, "
+                                 "full fine-tune, no refinement", _synth),
+    "cdm-refine": lambda: Learner("cdm-refine", "contrastive + synthetic features + diffusion refinement "
+                                  "(kept when validation says it helps)", _refine),
+    "contrastdm": lambda: Learner("contrastdm", "ContrastDM, the engine's default configuration", _default),
+}
+BASELINES = ("svm", "rf", "mlp1d", "cnn", "ssftt")
+
+
+def make_method(name: str) -> Method:
+    from ..errors import InputError
+
+    if name not in METHODS:
+        raise InputError(f"unknown method '{name}'; use one of {', '.join(METHODS)}")
+    return METHODS[name]()

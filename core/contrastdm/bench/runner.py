@@ -1,0 +1,257 @@
+"""``contrastdm bench``: methods x protocols x seeds on a scene; one JSON per run, a table and plots.
+
+Resumable: a run whose JSON file exists is skipped, so a long run can be stopped and continued; the
+table and plots are regenerated from every run file in the output folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from ..feedback import NullFeedback, check_cancelled
+from .data import DATASETS, load_scene, make_features
+from .methods import METHODS, Task, make_method
+from .protocols import PROTOCOLS, load_or_make_split, split_path
+from .record import PeakRSS, device_info, git_commit, process_peak_rss_mb, versions, write_json
+
+HARNESS_VERSION = 1
+QUICK_METHODS = ("svm", "rf", "cnn", "contrastdm")
+QUICK_PROTOCOLS = ("ratio-10", "shot-10", "blocks")
+# Full runs: baselines, then ContrastDM, then its ablations, so a partial run answers the main question first.
+FULL_METHODS = ("svm", "rf", "mlp1d", "cnn", "ssftt", "contrastdm", "cdm-head", "cdm-synth", "cdm-refine")
+FULL_SEEDS = (0, 1, 2)
+PCA_COMPONENTS = 30
+UNLABELLED_MAX = 20_000  # unlabelled patches for the semi-supervised methods (all pixels on small scenes)
+TSNE_METHOD = "contrastdm"
+TSNE_POINTS = 1500
+
+
+def _names(value, default, known, what) -> list[str]:
+    if value is None or value == "" or value == []:
+        return list(default)
+    items = [v.strip() for v in (value.split(",") if isinstance(value, str) else value) if str(v).strip()]
+    unknown = [v for v in items if v not in known]
+    if unknown:
+        raise InputError(f"unknown {what}: {', '.join(unknown)}; use {', '.join(known)}")
+    return items
+
+
+def _seeds(value, default) -> list[int]:
+    if value is None or value == "" or value == []:
+        return list(default)
+    try:
+        return [int(v) for v in (value.split(",") if isinstance(value, str) else value) if str(v).strip() != ""]
+    except ValueError as exc:
+        raise InputError("--seeds must be comma-separated integers such as 0,1,2") from exc
+
+
+def run_id(dataset: str, protocol: str, method: str, seed: int) -> str:
+    return f"{dataset}__{protocol}__{method}__seed{seed}"
+
+
+def _finished(path: Path, quick: bool) -> bool:
+    """A run is done when its file exists and was made in the same mode (a quick run never stands in for a
+    full one, nor the reverse: such a file is redone and replaced)."""
+    if not path.is_file():
+        return False
+    try:
+        return bool(json.loads(path.read_text(encoding="utf-8")).get("quick")) == bool(quick)
+    except (OSError, ValueError):
+        return False
+
+
+def _threads(requested) -> int:
+    """CPU threads for torch: as asked; else every core, or one when the machine is already busy
+    (small CPU models slow down badly when threads compete for oversubscribed cores)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if requested:
+        return max(1, int(requested))
+    env = os.environ.get("CONTRASTDM_BENCH_THREADS")
+    if env:
+        return max(1, int(env))
+    try:
+        busy = os.getloadavg()[0] >= cores
+    except (AttributeError, OSError):
+        busy = False
+    return 1 if busy else cores
+
+
+def _unlabelled_index(shape, seed: int) -> np.ndarray:
+    total = int(shape[0] * shape[1])
+    if total <= UNLABELLED_MAX * 1.5:
+        return np.arange(total)
+    return np.sort(np.random.default_rng(seed).choice(total, UNLABELLED_MAX, replace=False))
+
+
+def _tsne_sample(split, gt, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    test = split.test
+    return np.sort(rng.choice(test, min(TSNE_POINTS, len(test)), replace=False)) if len(test) else test
+
+
+def run_one(scene, features, split, method_name: str, seed: int, device, quick: bool, threads: int,
+            output_dir: Path, feedback, env: dict, want_embedding: bool) -> dict:
+    """Train and evaluate one method on one split; writes its map (and embedding) and returns the record."""
+    import torch
+
+    from ..metrics import classification_metrics
+
+    rid = run_id(scene.name, split.protocol, method_name, seed)
+    method = make_method(method_name)
+    flat_gt = scene.gt.ravel().astype(np.int64)
+    task = Task(features=features, train=split.train, y_train=flat_gt[split.train] - 1,
+                n_classes=len(scene.class_names), seed=seed, device=device, quick=quick,
+                unlabelled=_unlabelled_index(scene.shape, seed),
+                progress=lambda stage, fraction, message="": feedback.progress(stage, fraction, f"{rid} {message}"),
+                is_cancelled=feedback.cancelled, threads=threads)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    with PeakRSS() as memory:
+        started = time.perf_counter()
+        info = method.fit(task)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        train_seconds = time.perf_counter() - started
+        started = time.perf_counter()
+        predicted = method.predict(task)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        inference_seconds = time.perf_counter() - started
+    labels = predicted.astype(np.int64) + 1
+    metrics = classification_metrics(flat_gt[split.test], labels[split.test], scene.class_ids, scene.class_names)
+    map_path = output_dir / "maps" / f"{rid}.npy"
+    map_path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(map_path, labels.reshape(scene.shape).astype(np.uint8))
+    embedding_file = None
+    if want_embedding:
+        sample = _tsne_sample(split, scene.gt, seed)
+        embedded = method.embed(task, sample)
+        if embedded is not None:
+            before, after, strength = embedded
+            embedding_file = output_dir / "features" / f"{rid}.npz"
+            embedding_file.parent.mkdir(parents=True, exist_ok=True)
+            np.savez_compressed(embedding_file, before=before.astype(np.float16), after=after.astype(np.float16),
+                                labels=flat_gt[sample].astype(np.uint8), strength=strength)
+    pixels = int(scene.shape[0] * scene.shape[1])
+    record = {
+        "harness_version": HARNESS_VERSION, "run_id": rid, "dataset": scene.name, "protocol": split.protocol,
+        "seed": seed, "method": method_name, "description": method.description, "quick": bool(quick),
+        "oa": metrics["overall_accuracy"], "aa": metrics["average_accuracy"], "kappa": metrics["kappa"],
+        "per_class_accuracy": {c["name"]: c["recall"] for c in metrics["per_class"]},
+        "n_train": int(split.train.size), "n_test": int(split.test.size),
+        "train_seconds": round(train_seconds, 3), "inference_seconds": round(inference_seconds, 4),
+        "inference_pixels": pixels, "inference_pixels_per_second": round(pixels / max(inference_seconds, 1e-9), 1),
+        "peak_rss_mb": memory.peak_mb, "process_peak_rss_mb": process_peak_rss_mb(),
+        "gpu_peak_memory_mb": round(torch.cuda.max_memory_allocated(device) / 2**20, 1) if device.type == "cuda" else None,
+        **env,
+        "patch_size": features.patch_size, "pca_components": features.n_components,
+        "pca_explained_variance": round(features.explained_variance, 5),
+        "split_file": str(split_path(output_dir, scene.name, split.protocol, seed, features.patch_size).relative_to(output_dir)),
+        "map_file": str(map_path.relative_to(output_dir)),
+        "embedding_file": None if embedding_file is None else str(embedding_file.relative_to(output_dir)),
+        "method_info": info, "metrics": metrics,
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    return record
+
+
+def run_benchmark(output_dir, *, datasets=("indian-pines",), methods=None, protocols=None, seeds=None,
+                  quick: bool = False, device: str = "auto", data_dir=None, patch_size: int | None = None,
+                  threads: int | None = None, plots: bool = True, feedback=None, scene_loader=None) -> dict:
+    """Run what is missing, then regenerate the table and plots; ``scene_loader(name, data_dir)`` -> Scene
+    replaces :func:`contrastdm.bench.data.load_scene` (tests use small scenes)."""
+    from ..device import resolve_device
+    from .methods import default_learner_config
+    from .table import write_table
+
+    feedback = feedback or NullFeedback()
+    started = time.monotonic()
+    output_dir = Path(output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    methods = _names(methods, QUICK_METHODS if quick else FULL_METHODS, tuple(METHODS), "method(s)")
+    protocols = _names(protocols, QUICK_PROTOCOLS if quick else PROTOCOLS, PROTOCOLS, "protocol(s)")
+    datasets = _names(datasets, ("indian-pines",), DATASETS, "dataset(s)")
+    seeds = _seeds(seeds, (0,) if quick else FULL_SEEDS)
+    patch_size = int(patch_size or default_learner_config().patch_size)
+
+    import torch
+
+    torch_device = resolve_device(device)
+    n_threads = _threads(threads)
+    if torch_device.type == "cpu":
+        torch.set_num_threads(n_threads)
+    env = {"device": device_info(torch_device), "versions": versions(), "git": git_commit()}
+    env["git_commit"] = env["git"]["commit"]
+    feedback.message(f"bench: {len(datasets)} dataset(s) x {len(seeds)} seed(s) x {len(protocols)} protocol(s) x "
+                     f"{len(methods)} method(s) on {env['device']['device']}; results in {output_dir}")
+
+    ran, skipped, failed = [], [], []
+    total = len(datasets) * len(seeds) * len(protocols) * len(methods)
+    done = 0
+    for dataset in datasets:
+        pending = [(s, p, m) for s in seeds for p in protocols for m in methods
+                   if not _finished(output_dir / "runs" / f"{run_id(dataset, p, m, s)}.json", quick)]
+        skipped += [run_id(dataset, p, m, s) for s in seeds for p in protocols for m in methods
+                    if (s, p, m) not in pending]
+        done += total // len(datasets) - len(pending)
+        if not pending:
+            continue
+        scene = (scene_loader or load_scene)(dataset, data_dir)
+        features = make_features(scene, patch_size, PCA_COMPONENTS)
+        (output_dir / "maps").mkdir(parents=True, exist_ok=True)
+        np.save(output_dir / "maps" / f"{dataset}__ground_truth.npy", scene.gt.astype(np.uint8))
+        for seed, protocol, method_name in pending:
+            check_cancelled(feedback)
+            rid = run_id(dataset, protocol, method_name, seed)
+            feedback.progress("bench", done / max(1, total), f"{rid}")
+            split = load_or_make_split(output_dir, dataset, protocol, scene.gt, seed, patch_size)
+            want_embedding = plots and method_name == TSNE_METHOD and seed == seeds[0]
+            try:
+                record = run_one(scene, features, split, method_name, seed, torch_device, quick, n_threads,
+                                 output_dir, feedback, env, want_embedding)
+            except (InputError, ValueError, RuntimeError) as exc:  # keep going; the run is retried on resume
+                failed.append({"run": rid, "error": f"{type(exc).__name__}: {exc}"})
+                feedback.message(f"{rid} failed: {type(exc).__name__}: {exc}", "warning")
+                done += 1
+                continue
+            record["threads"] = n_threads if torch_device.type == "cpu" else None
+            write_json(output_dir / "runs" / f"{rid}.json", record)
+            ran.append(rid)
+            done += 1
+            feedback.message(f"{rid}: OA {record['oa']:.2f} AA {record['aa']:.2f} kappa {record['kappa']:.4f} "
+                             f"train {record['train_seconds']:.1f}s infer {record['inference_pixels_per_second']:.0f} px/s")
+    feedback.progress("bench", 1.0, "writing the table")
+    table, summary = write_table(output_dir)
+    outputs = {"table": str(table), "summary": str(output_dir / "summary.json"), "runs": str(output_dir / "runs"),
+               "splits": str(output_dir / "splits")}
+    if plots:
+        from .plots import make_plots
+
+        feedback.progress("plots", 0.0, "drawing")
+        figures = make_plots(output_dir)
+        outputs["plots"] = str(output_dir / "plots")
+        feedback.progress("plots", 1.0, f"{len(figures)} figure(s)")
+    if failed and not ran and not skipped:
+        raise InputError(f"every benchmark run failed; first: {failed[0]['run']}: {failed[0]['error']}")
+    return {"outputs": outputs,
+            "metrics": {"ran": len(ran), "skipped": len(skipped), "failed": failed, "summary": summary},
+            "seconds": round(time.monotonic() - started, 1)}
+
+
+def main(args, feedback=None) -> dict:
+    """Entry point of ``contrastdm bench`` (``args``: the argparse namespace; options missing from it take
+    their defaults: dataset, data_dir, patch_size, threads, no_plots)."""
+    datasets = getattr(args, "dataset", None) or getattr(args, "datasets", None) or "indian-pines"
+    return run_benchmark(
+        args.output_dir, datasets=datasets, methods=getattr(args, "methods", None),
+        protocols=getattr(args, "protocols", None), seeds=getattr(args, "seeds", None),
+        quick=bool(getattr(args, "quick", False)), device=getattr(args, "device", None) or "auto",
+        data_dir=getattr(args, "data_dir", None), patch_size=getattr(args, "patch_size", None),
+        threads=getattr(args, "threads", None), plots=not getattr(args, "no_plots", False), feedback=feedback)

@@ -1,0 +1,69 @@
+"""Method definitions: the ablations map onto LearnerConfig as documented; SSFTT's shapes; scene loaders."""
+
+import numpy as np
+import pytest
+import torch
+
+from contrastdm.bench.methods import METHODS, QUICK_LEARNER, Task, default_learner_config, make_method
+from contrastdm.bench.ssftt import SSFTT
+
+
+def _config(name, quick=False):
+    task = Task(features=type("F", (), {"patch_size": 9})(), train=np.arange(3), y_train=np.arange(3), n_classes=3,
+                seed=5, device=torch.device("cpu"), quick=quick)
+    return make_method(name).config(task)
+
+
+def test_ablations_map_onto_the_learner_config():
+    base = default_learner_config()
+    cnn = _config("cnn")
+    assert cnn.contrastive_epochs == 0 and not cnn.synthetic and not cnn.refine
+    head = _config("cdm-head")
+    assert head.contrastive_epochs > 0 and not head.synthetic and not head.refine and head.encoder_lr_scale <= 0.1
+    synth = _config("cdm-synth")
+    assert synth.contrastive_epochs > 0 and synth.synthetic and not synth.refine
+    refine = _config("cdm-refine")
+    assert refine.synthetic and refine.refine
+    full = _config("contrastdm")
+    assert full.replace(patch_size=base.patch_size, seed=base.seed) == base
+    assert full.patch_size == 9 and full.seed == 5
+    quick = _config("contrastdm", quick=True)
+    assert quick.contrastive_epochs == 1 and quick.finetune_epochs == QUICK_LEARNER["finetune_epochs"]
+    assert _config("cnn", quick=True).contrastive_epochs == 0  # quick mode never switches a stage on
+
+
+def test_every_listed_method_is_built():
+    assert list(METHODS) == ["svm", "rf", "mlp1d", "cnn", "ssftt", "cdm-head", "cdm-synth", "cdm-refine", "contrastdm"]
+    for name in METHODS:
+        assert make_method(name).name == name
+
+
+def test_ssftt_shapes_and_tokenizer():
+    torch.manual_seed(0)
+    model = SSFTT(in_bands=10, patch_size=7, n_classes=5).eval()
+    x = torch.randn(4, 10, 7, 7)
+    assert model(x).shape == (4, 5)
+    assert model.features(x).shape == (4, 64)
+    tokens = model.tokenizer(torch.randn(2, 9, 64))
+    assert tokens.shape == (2, 4, 64)  # four semantic tokens
+    with pytest.raises(ValueError):
+        SSFTT(10, 3, 5)
+
+
+def test_mat_scene_loader(tmp_path):
+    from scipy.io import savemat
+
+    from contrastdm.bench.data import load_scene
+    from contrastdm.errors import InputError
+
+    cube = np.random.default_rng(0).integers(0, 4000, size=(6, 5, 103)).astype(np.uint16)
+    gt = np.zeros((6, 5), dtype=np.uint8)
+    gt[1:3, 1:4] = 2
+    savemat(tmp_path / "PaviaU.mat", {"paviaU": cube})
+    savemat(tmp_path / "PaviaU_gt.mat", {"paviaU_gt": gt})
+    scene = load_scene("pavia-university", tmp_path)
+    assert scene.cube.shape == (6, 5, 103) and scene.gt.shape == (6, 5) and len(scene.class_names) == 9
+    with pytest.raises(InputError, match="Salinas_corrected.mat"):
+        load_scene("salinas", tmp_path)
+    with pytest.raises(InputError, match="data-dir"):
+        load_scene("salinas")

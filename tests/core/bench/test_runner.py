@@ -1,0 +1,109 @@
+"""The benchmark runner on a tiny generated scene with cheap methods: run files, table, plots, resume."""
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from contrastdm.bench import runner
+from contrastdm.bench.data import Scene
+
+RUN_FIELDS = {
+    "dataset", "protocol", "seed", "method", "oa", "aa", "kappa", "per_class_accuracy", "train_seconds",
+    "inference_seconds", "inference_pixels_per_second", "peak_rss_mb", "device", "versions", "git_commit",
+    "n_train", "n_test", "split_file", "map_file", "metrics", "method_info", "quick",
+}
+
+
+def tiny_scene(name="indian-pines", data_dir=None):
+    """36 x 40 pixels, 16 bands, four classes in rectangular fields (two of them split in two fields)."""
+    rng = np.random.default_rng(0)
+    gt = np.zeros((36, 40), dtype=np.uint8)
+    gt[2:16, 2:12] = 1
+    gt[20:34, 2:12] = 1
+    gt[2:34, 15:22] = 2  # a single field
+    gt[2:14, 25:38] = 3
+    gt[18:34, 25:31] = 3
+    gt[18:34, 33:38] = 4
+    signatures = rng.uniform(500, 3000, size=(5, 16))
+    cube = signatures[gt] + rng.normal(0, 150, size=(36, 40, 16))
+    return Scene(name, np.clip(cube, 0, None).astype(np.uint16), gt, ("A", "B", "C", "D"))
+
+
+def _bench(out, **kw):
+    options = dict(methods="svm,rf", protocols="ratio-10,fields", seeds="0,1", quick=True, device="cpu",
+                   patch_size=5, threads=1, plots=False, scene_loader=tiny_scene)
+    options.update(kw)
+    return runner.run_benchmark(out, **options)
+
+
+def test_runs_write_json_table_and_resume(tmp_path):
+    out = tmp_path / "bench"
+    result = _bench(out)
+    assert result["metrics"]["ran"] == 8 and result["metrics"]["skipped"] == 0 and not result["metrics"]["failed"]
+    files = sorted((out / "runs").glob("*.json"))
+    assert len(files) == 8
+    record = json.loads(files[0].read_text())
+    assert RUN_FIELDS <= set(record)
+    assert 0 <= record["oa"] <= 100 and set(record["per_class_accuracy"]) == {"A", "B", "C", "D"}
+    assert record["device"]["type"] == "cpu" and "torch" in record["versions"] and record["inference_pixels"] == 36 * 40
+    assert (out / record["split_file"]).is_file() and np.load(out / record["map_file"]).shape == (36, 40)
+
+    table = (out / "results.md").read_text()
+    assert "| method | ratio-10 | fields |" in table and "| svm |" in table and "| rf |" in table
+    assert " ± " in table  # two seeds: mean ± std
+    assert "Pavia University: **not run**" in table and "Salinas: **not run**" in table
+    summary = json.loads((out / "summary.json").read_text())["summary"]
+    assert summary["indian-pines"]["fields"]["svm"]["oa"]["n"] == 2
+
+    # Resume: nothing is redone while the files exist; a removed run is redone alone.
+    stamp = files[0].stat().st_mtime_ns
+    again = _bench(out)
+    assert again["metrics"]["ran"] == 0 and again["metrics"]["skipped"] == 8
+    assert files[0].stat().st_mtime_ns == stamp
+    files[1].unlink()
+    third = _bench(out)
+    assert third["metrics"]["ran"] == 1 and third["metrics"]["skipped"] == 7
+    assert files[1].is_file()
+    # A full run does not take quick results for its own: they are redone.
+    full = _bench(out, quick=False, protocols="ratio-10", seeds="0")
+    assert full["metrics"]["ran"] == 2 and full["metrics"]["skipped"] == 0
+
+
+def test_runs_respect_the_stored_split_and_never_train_on_test_pixels(tmp_path, monkeypatch):
+    from contrastdm.bench import methods
+
+    seen = []
+    original = methods.SVM.fit
+
+    def spy(self, task):
+        seen.append(task.train.copy())
+        return original(self, task)
+
+    monkeypatch.setattr(methods.SVM, "fit", spy)
+    out = tmp_path / "bench"
+    _bench(out, methods="svm", protocols="blocks", seeds="0")
+    with np.load(out / "splits" / "indian-pines_blocks_p5_seed0.npz") as split:
+        assert np.array_equal(seen[0], split["train"])
+        assert np.intersect1d(seen[0], split["test"]).size == 0
+
+
+def test_main_takes_the_cli_namespace_and_draws_plots(tmp_path, monkeypatch):
+    monkeypatch.setattr(runner, "load_scene", tiny_scene)
+    args = SimpleNamespace(output_dir=str(tmp_path / "b"), quick=True, methods="rf,mlp1d", protocols="shot-10",
+                           seeds="0", device="cpu", patch_size=5, threads=1)
+    result = runner.main(args)
+    assert set(result["outputs"]) >= {"table", "runs", "splits", "plots"}
+    plots = sorted(p.name for p in (tmp_path / "b" / "plots").glob("*.png"))
+    assert plots == ["indian-pines_shot-10_maps_seed0.png", "indian-pines_shot-10_oa.png"]
+    assert result["metrics"]["summary"]["indian-pines"]["shot-10"]["rf"] > 50
+
+
+def test_unknown_names_are_input_errors(tmp_path):
+    from contrastdm.errors import InputError
+
+    with pytest.raises(InputError, match="method"):
+        _bench(tmp_path, methods="svm,nope")
+    with pytest.raises(InputError, match="protocol"):
+        _bench(tmp_path, protocols="ratio-7")
