@@ -11,7 +11,7 @@ export PROJ_DATA := /usr/share/proj
 export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-fast lint bench bench-quick zip deploy clean
+.PHONY: setup demo test test-fast lint bench bench-quick bench-speed zip deploy clean
 
 setup: $(VENV)/.installed
 
@@ -47,6 +47,11 @@ lint: setup
 bench: setup
 	$(PY) -m contrastdm bench --output-dir benchmarks/results
 
+# Classification pixels/s and peak memory at two scene sizes (needs the demo's model).
+bench-speed: setup
+	test -f $(DEMO_DIR)/indian_pines_model.safetensors || $(MAKE) demo
+	$(PY) benchmarks/classify_speed.py --model $(DEMO_DIR)/indian_pines_model.safetensors --sizes 512 1024
+
 bench-quick: setup
 	$(PY) -m contrastdm bench --quick --output-dir benchmarks/results-quick
 
@@ -62,10 +67,14 @@ zip:
 	cd build/zip && zip -qr ../../dist/$(PLUGIN).zip $(PLUGIN)
 	@echo "dist/$(PLUGIN).zip"
 
+# Into the local QGIS profile: a plugin folder of links to the checkout (QGIS needs metadata.txt and
+# resources/ inside the plugin folder); the engine then runs from this checkout's .venv.
 deploy:
-	mkdir -p $(QGIS_PROFILE)/python/plugins
-	ln -sfn $(CURDIR)/$(PLUGIN) $(QGIS_PROFILE)/python/plugins/$(PLUGIN)
-	@echo "linked $(PLUGIN) into $(QGIS_PROFILE)/python/plugins"
+	rm -rf $(QGIS_PROFILE)/python/plugins/$(PLUGIN)
+	mkdir -p $(QGIS_PROFILE)/python/plugins/$(PLUGIN)
+	for f in $(CURDIR)/$(PLUGIN)/*.py $(CURDIR)/metadata.txt $(CURDIR)/resources; do \
+	    ln -s $$f $(QGIS_PROFILE)/python/plugins/$(PLUGIN)/; done
+	@echo "deployed $(PLUGIN) into $(QGIS_PROFILE)/python/plugins (enable it in Plugins > Manage)"
 
 clean:
 	rm -rf build dist $(DEMO_DIR) .pytest_cache .ruff_cache

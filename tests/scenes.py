@@ -12,6 +12,13 @@ ORIGIN = (500_000.0, 4_480_000.0)
 PIXEL = 10.0
 CLASS_NAMES = ("Corn", "Soybean", "Woods")
 
+# Tiny training settings: each stage runs, in seconds, on the 2-core CPU.
+LEARNER = dict(contrastive_epochs=1, contrastive_samples_per_epoch=256, diffusion_steps=40, diffusion_views=1,
+               diffusion_unlabeled=128, synthetic_per_class=8, ddim_steps=4, finetune_epochs=4, batch_size=64,
+               patch_size=5, seed=0)
+TINY = dict(preset="fast", pca_components=6, **LEARNER)
+TINY_CLI = ["--preset", "fast", "--pca-components", "6"] + [f"--set={k}={v}" for k, v in LEARNER.items()]
+
 
 @dataclass
 class Scene:

@@ -14,6 +14,9 @@ import os as _os
 # pyproj in a virtual environment does not always find the system PROJ database.
 if not (_os.environ.get("PROJ_DATA") or _os.environ.get("PROJ_LIB")) and _os.path.exists("/usr/share/proj/proj.db"):
     _os.environ["PROJ_DATA"] = "/usr/share/proj"
+# GDAL's block cache defaults to 5% of RAM and grows with the scene; tiles are read once, so a small cache keeps
+# peak memory bounded by the tile size. A user's own setting wins.
+_os.environ.setdefault("GDAL_CACHEMAX", "128")
 
 __version__ = "0.1.0"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from conftest import TINY_CLI
+from scenes import TINY_CLI
 from scenes import write_scene
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import rasterio
-from conftest import TINY
+from scenes import TINY
 from scenes import write_polygons, write_scene
 
 import contrastdm

@@ -10,10 +10,12 @@ from scenes import write_scene
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
-import json, resource, sys
+import json, sys
+def peak_mib():  # VmHWM: this process's own peak (ru_maxrss inherits the parent's across fork)
+    return int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024
 import contrastdm
 contrastdm.classify(sys.argv[1], sys.argv[2], sys.argv[3], confidence=sys.argv[4], tile_size=128, device="cpu")
-print(json.dumps({"peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+print(json.dumps({"peak_kib": peak_mib() * 1024}))
 """
 
 

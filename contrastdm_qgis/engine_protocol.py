@@ -1,0 +1,132 @@
+"""The engine's ``--progress jsonl`` protocol (docs/cli.md), mapped to a Processing feedback.
+
+One JSON object per line: ``progress`` (a stage and the fraction of it done), ``message``, ``result`` and
+``error``. Progress becomes an overall percentage from stage weights; messages go to the log.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from qgis.core import QgsProcessingFeedback
+
+STAGE_ORDER = ["read", "preprocess", "contrastive", "diffusion", "finetune", "save", "classify", "evaluate"]
+STAGE_LABELS = {
+    "read": "Reading the data",
+    "preprocess": "Preprocessing",
+    "contrastive": "Contrastive pre-training",
+    "diffusion": "Training the feature diffusion model",
+    "finetune": "Fine-tuning the classifier",
+    "save": "Saving",
+    "classify": "Classifying the raster",
+    "evaluate": "Evaluating accuracy",
+}
+# Relative share of each stage in a command's run time (stages a command skips just add nothing).
+STAGE_WEIGHTS = {
+    "train": {"read": 3, "preprocess": 4, "contrastive": 40, "diffusion": 20, "finetune": 25, "save": 2,
+              "evaluate": 6},
+    "classify": {"read": 5, "preprocess": 5, "save": 2, "classify": 88},
+    "run": {"read": 3, "preprocess": 4, "contrastive": 32, "diffusion": 16, "finetune": 20, "save": 2,
+            "classify": 18, "evaluate": 5},
+}
+
+
+class ProgressMapper:
+    """Maps (stage, fraction of stage) to an overall percentage that never goes back."""
+
+    def __init__(self, command: str) -> None:
+        self.weights = STAGE_WEIGHTS.get(command, {stage: 1 for stage in STAGE_ORDER})
+        self.total = float(sum(self.weights.values())) or 1.0
+        self.percent = 0.0
+
+    def update(self, stage: str, fraction: float) -> float:
+        if stage in STAGE_ORDER and stage in self.weights:
+            index = STAGE_ORDER.index(stage)
+            done = sum(self.weights.get(s, 0) for s in STAGE_ORDER[:index])
+            fraction = min(max(float(fraction), 0.0), 1.0)
+            self.percent = max(self.percent, 100.0 * (done + self.weights[stage] * fraction) / self.total)
+        return self.percent
+
+
+def _format_eta(eta) -> str:
+    try:
+        seconds = float(eta)
+    except (TypeError, ValueError):
+        return ""
+    if seconds < 1:
+        return ""
+    if seconds < 90:
+        return f"about {seconds:.0f} s left"
+    return f"about {seconds / 60:.0f} min left"
+
+
+class EngineEventHandler:
+    """Turns the engine's JSON lines into feedback calls and keeps the result or the error."""
+
+    TEXT_INTERVAL_S = 5.0
+
+    def __init__(self, command: str, feedback: QgsProcessingFeedback) -> None:
+        self.feedback = feedback
+        self.mapper = ProgressMapper(command)
+        self.result: dict | None = None
+        self.error: dict | None = None
+        self.progress_events = 0
+        self._last_text = ("", 0.0)
+
+    def handle_line(self, line: str) -> None:
+        line = line.strip()
+        if not line:
+            return
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict):
+            # Not part of the protocol (a stray print in the engine or a library): show it, don't fail.
+            self.feedback.pushConsoleInfo(line)
+            return
+        self.handle_event(event)
+
+    def handle_event(self, event: dict) -> None:
+        kind = event.get("type")
+        if kind == "progress":
+            self._progress(event)
+        elif kind == "message":
+            text = str(event.get("text", ""))
+            if event.get("level") == "warning":
+                self.feedback.pushWarning(text)
+            else:
+                self.feedback.pushInfo(text)
+        elif kind == "result":
+            self.result = event
+        elif kind == "error":
+            # Reported once, as the QgsProcessingException that run_process raises after the child exits.
+            self.error = event
+            self.feedback.pushDebugInfo(f"engine error ({event.get('kind', 'error')}): {self.error_message()}")
+        else:
+            self.feedback.pushDebugInfo(json.dumps(event))
+
+    def _progress(self, event: dict) -> None:
+        stage = str(event.get("stage", ""))
+        try:
+            fraction = float(event.get("fraction", 0.0))
+        except (TypeError, ValueError):
+            fraction = 0.0
+        self.progress_events += 1
+        self.feedback.setProgress(self.mapper.update(stage, fraction))
+        label = STAGE_LABELS.get(stage, stage.capitalize())
+        detail = ", ".join(part for part in (str(event.get("message") or ""), _format_eta(event.get("eta"))) if part)
+        text = f"{label}: {detail}" if detail else label
+        last_text, last_time = self._last_text
+        now = time.monotonic()
+        # A new stage always shows; within a stage, at most one line every few seconds (the text is logged).
+        if not last_text.startswith(label) or (text != last_text and now - last_time >= self.TEXT_INTERVAL_S):
+            self._last_text = (text, now)
+            self.feedback.setProgressText(text)
+
+    def error_message(self) -> str:
+        if not self.error:
+            return ""
+        message = str(self.error.get("message") or self.error.get("kind") or "unknown error").strip()
+        return message.splitlines()[0] if message else "unknown error"

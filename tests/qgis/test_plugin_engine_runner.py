@@ -1,0 +1,181 @@
+"""engine_runner without the engine: JSON lines -> feedback, errors, crashes and cancelling a child.
+
+The child processes here are small ``python -c`` scripts that speak the protocol of docs/cli.md; the
+end-to-end tests run the real engine.
+"""
+
+import json
+import sys
+import textwrap
+import time
+
+import pytest
+from plugin_helpers import RecordingFeedback, cancel_after_first_progress, engine_pid, pid_alive
+from qgis.core import QgsProcessingException
+
+from contrastdm_qgis import engine_protocol
+from contrastdm_qgis.engine_protocol import EngineEventHandler, ProgressMapper
+from contrastdm_qgis.engine_runner import run_process
+
+
+def line(**event):
+    return json.dumps(event)
+
+
+def test_progress_mapper_weights_stages_and_never_goes_back():
+    mapper = ProgressMapper("train")
+    total = sum(engine_protocol.STAGE_WEIGHTS["train"].values())
+    assert mapper.update("read", 0.0) == 0.0
+    before_contrastive = 100 * (3 + 4) / total
+    assert mapper.update("contrastive", 0.0) == pytest.approx(before_contrastive)
+    assert mapper.update("contrastive", 0.5) == pytest.approx(before_contrastive + 100 * 20 / total)
+    assert mapper.update("read", 1.0) == pytest.approx(before_contrastive + 100 * 20 / total)  # no going back
+    assert mapper.update("unknown-stage", 0.9) == pytest.approx(before_contrastive + 100 * 20 / total)
+    assert mapper.update("evaluate", 1.0) == pytest.approx(100.0)
+    classify = ProgressMapper("classify")
+    assert classify.update("classify", 0.5) == pytest.approx(100 * (5 + 5 + 2 + 44) / 100)
+
+
+def test_handler_maps_lines_to_feedback():
+    feedback = RecordingFeedback()
+    handler = EngineEventHandler("run", feedback)
+    for text in [
+        line(type="message", level="info", text="device: CPU"),
+        line(type="progress", stage="read", fraction=0.0, message="reading", eta=None),
+        line(type="progress", stage="contrastive", fraction=0.5, message="epoch 1/2", eta=31.5),
+        line(type="message", level="warning", text="class Oats has 3 pixels"),
+        "not json at all",
+        "",
+        line(type="result", command="run", outputs={"map": "m.tif"}, metrics={"overall_accuracy": 0.9}),
+    ]:
+        handler.handle_line(text + "\n")
+    assert feedback.kinds("info") == ["device: CPU"]
+    assert feedback.kinds("warning") == ["class Oats has 3 pixels"]
+    assert feedback.kinds("console") == ["not json at all"]
+    assert feedback.kinds("text") == ["Reading the data: reading",
+                                      "Contrastive pre-training: epoch 1/2, about 32 s left"]
+    # read 0% -> 0 (no change, no signal); contrastive half done -> (read 3 + preprocess 4 + 32 / 2) %
+    assert feedback.kinds("progress") == [pytest.approx(23.0)]
+    assert handler.result["outputs"] == {"map": "m.tif"}
+    assert handler.error is None and handler.progress_events == 2
+
+
+def test_handler_keeps_the_first_line_of_an_error():
+    feedback = RecordingFeedback()
+    handler = EngineEventHandler("train", feedback)
+    handler.handle_line(line(type="error", kind="InputError", message="class field 'x' not found\nmore"))
+    assert handler.error_message() == "class field 'x' not found"
+    assert feedback.kinds("error") == []  # reported once, by the exception
+
+
+def script(body: str) -> list[str]:
+    return [sys.executable, "-c", textwrap.dedent(body)]
+
+
+def test_run_process_returns_the_result_event():
+    feedback = RecordingFeedback()
+    argv = script("""
+        import json
+        print(json.dumps({"type": "progress", "stage": "classify", "fraction": 0.5, "message": "tile 1 of 2"}))
+        print(json.dumps({"type": "result", "command": "classify", "outputs": {"map": "x.tif"}, "metrics": {}}))
+    """)
+    result = run_process(argv, None, feedback, EngineEventHandler("classify", feedback))
+    assert result["outputs"] == {"map": "x.tif"}
+    assert feedback.kinds("progress")[-1] == 100.0
+
+
+def test_engine_error_becomes_a_processing_exception_with_its_message():
+    feedback = RecordingFeedback()
+    argv = script("""
+        import json, sys
+        print(json.dumps({"type": "error", "kind": "InputError", "message": "the raster has 3 bands, the model 8"}))
+        sys.stderr.write("contrastdm: error: the raster has 3 bands, the model 8\\n")
+        sys.exit(1)
+    """)
+    with pytest.raises(QgsProcessingException, match=r"^the raster has 3 bands, the model 8$"):
+        run_process(argv, None, feedback, EngineEventHandler("classify", feedback))
+
+
+def test_crash_without_error_line_shows_the_last_stderr_lines(tmp_path):
+    feedback = RecordingFeedback()
+    output = tmp_path / "map.tif"
+    argv = script(f"""
+        import sys
+        open({str(output)!r}, "w").write("partial")
+        for i in range(30):
+            sys.stderr.write(f"noise {{i}}\\n")
+        sys.stderr.write("Segmentation fault in libfoo\\n")
+        sys.exit(139)
+    """)
+    with pytest.raises(QgsProcessingException) as info:
+        run_process(argv, None, feedback, EngineEventHandler("classify", feedback), outputs=[str(output)])
+    message = str(info.value)
+    assert "stopped unexpectedly (exit code 139)" in message
+    assert "Segmentation fault in libfoo" in message and "noise 29" in message and "noise 5" not in message
+    assert not output.exists()  # a crash leaves no partial output behind
+
+
+def test_success_without_result_is_an_error():
+    feedback = RecordingFeedback()
+    with pytest.raises(QgsProcessingException, match="without reporting a result"):
+        run_process(script("print('hello')"), None, feedback, EngineEventHandler("train", feedback))
+
+
+def test_missing_interpreter_is_reported():
+    feedback = RecordingFeedback()
+    with pytest.raises(QgsProcessingException, match="Could not start the ContrastDM engine"):
+        run_process(["/nonexistent/python", "-m", "contrastdm"], None, feedback,
+                    EngineEventHandler("train", feedback))
+
+
+SLOW_CHILD = """
+    import json, signal, sys, time
+    {handler}
+    print(json.dumps({{"type": "progress", "stage": "contrastive", "fraction": 0.1, "message": "epoch 1/9"}}))
+    open({output!r}, "w").write("partial")
+    for i in range(600):
+        time.sleep(0.1)
+"""
+
+
+def test_cancel_sends_sigterm_and_the_child_ends(tmp_path):
+    feedback = RecordingFeedback()
+    cancel_after_first_progress(feedback)
+    output = tmp_path / "model.safetensors"
+    # Like the engine: on SIGTERM remove the partial output and exit with 130.
+    handler = ("import os\n"
+               f"signal.signal(signal.SIGTERM, lambda *a: (os.remove({str(output)!r}), sys.exit(130)))")
+    argv = script(textwrap.dedent(SLOW_CHILD).format(handler=handler, output=str(output)))
+    start = time.monotonic()
+    with pytest.raises(QgsProcessingException, match="^Cancelled by the user"):
+        run_process(argv, None, feedback, EngineEventHandler("train", feedback), outputs=[str(output)])
+    assert time.monotonic() - start < 5
+    assert not pid_alive(engine_pid(feedback))
+    assert not output.exists()
+
+
+def test_cancel_kills_a_child_that_ignores_sigterm(tmp_path):
+    feedback = RecordingFeedback()
+    cancel_after_first_progress(feedback)
+    output = tmp_path / "model.safetensors"
+    kept = tmp_path / "map.tif"
+    kept.write_text("from an earlier run")
+    argv = script(textwrap.dedent(SLOW_CHILD).format(handler="signal.signal(signal.SIGTERM, signal.SIG_IGN)", output=str(output)))
+    with pytest.raises(QgsProcessingException, match="^Cancelled by the user"):
+        run_process(argv, None, feedback, EngineEventHandler("train", feedback),
+                    outputs=[str(output), str(kept)], grace_s=0.5)
+    assert not pid_alive(engine_pid(feedback))
+    assert any("killing it" in text for text in feedback.kinds("warning"))
+    assert not output.exists()  # created by the killed child: removed
+    assert kept.read_text() == "from an earlier run"  # existed before: untouched
+
+
+def test_an_unknown_option_points_at_a_version_mismatch():
+    feedback = RecordingFeedback()
+    argv = script("""
+        import sys
+        sys.stderr.write("usage: contrastdm classify [-h] ...\\ncontrastdm classify: error: unrecognized arguments: --tile 3\\n")
+        sys.exit(2)
+    """)
+    with pytest.raises(QgsProcessingException, match="versions probably differ(.|\\n)*unrecognized arguments"):
+        run_process(argv, None, feedback, EngineEventHandler("classify", feedback))

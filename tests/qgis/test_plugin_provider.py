@@ -1,0 +1,116 @@
+"""The provider, its algorithms and the plugin's registration, as QGIS sees them."""
+
+import configparser
+from pathlib import Path
+
+from qgis.core import QgsApplication, QgsProcessingAlgorithm, QgsProcessingParameterDefinition
+
+REPO = Path(__file__).resolve().parents[2]
+IDS = ["contrastdm:classify_raster", "contrastdm:train_and_classify", "contrastdm:train_model"]
+
+
+def test_provider_lists_three_algorithms(provider):
+    assert provider.id() == "contrastdm"
+    assert provider.name() == "ContrastDM"
+    assert not provider.icon().isNull()
+    assert Path(provider.svgIconPath()).is_file()
+    assert provider.versionInfo() == "0.1.0"
+    assert sorted(a.id() for a in provider.algorithms()) == IDS
+    assert provider.supportedOutputRasterLayerExtensions() == ["tif"]
+    assert provider.defaultRasterFileExtension() == "tif"
+
+
+def test_algorithms_have_help_groups_and_flags(provider):
+    groups = {}
+    for algorithm in provider.algorithms():
+        assert algorithm.shortHelpString().strip()
+        assert algorithm.displayName()
+        groups[algorithm.name()] = (algorithm.groupId(), algorithm.group())
+        flags = algorithm.flags()
+        assert flags & QgsProcessingAlgorithm.FlagCanCancel
+        assert flags & QgsProcessingAlgorithm.FlagSupportsBatch
+        assert not flags & QgsProcessingAlgorithm.FlagNoThreading
+        copy = algorithm.create()
+        assert copy.id() == algorithm.id() and copy is not algorithm
+    assert groups == {
+        "train_model": ("training", "Model training"),
+        "classify_raster": ("classification", "Classification"),
+        "train_and_classify": ("classification", "Classification"),
+    }
+
+
+def _params(algorithm_id):
+    algorithm = QgsApplication.processingRegistry().algorithmById(algorithm_id)
+    return {p.name(): p for p in algorithm.parameterDefinitions()}, {o.name(): o for o in algorithm.outputDefinitions()}
+
+
+def test_train_model_parameters():
+    params, outputs = _params("contrastdm:train_model")
+    assert params["INPUT_RASTER"].type() == "raster"
+    assert params["TRAINING_VECTOR"].type() == "source"
+    assert params["CLASS_FIELD"].parentLayerParameterName() == "TRAINING_VECTOR"
+    assert params["VALIDATION_VECTOR"].flags() & QgsProcessingParameterDefinition.FlagOptional
+    assert params["PRESET"].options() == ["fast", "balanced", "best"]
+    assert params["DEVICE"].options() == ["auto", "cpu", "cuda"]
+    for name in ("PATCH_SIZE", "PCA_COMPONENTS", "CONTRASTIVE_EPOCHS", "DIFFUSION_STEPS", "FINETUNE_EPOCHS",
+                 "BATCH_SIZE"):
+        assert params[name].defaultValue() == 0, name  # 0 = the preset decides
+        assert "preset default" in params[name].description()
+        assert params[name].flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    for name in ("SYNTHETIC", "REFINE", "SEED", "DEVICE"):
+        assert params[name].flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert params["OUTPUT_MODEL"].defaultFileExtension() == "safetensors"
+    assert params["OUTPUT_REPORT"].flags() & QgsProcessingParameterDefinition.FlagOptional
+    assert set(outputs) == {"OUTPUT_MODEL", "OUTPUT_REPORT", "METRICS"}
+
+
+def test_classify_and_run_parameters():
+    params, outputs = _params("contrastdm:classify_raster")
+    assert params["MODEL"].type() == "file"
+    assert params["OUTPUT_RASTER"].type() == "rasterDestination"
+    assert params["OUTPUT_CONFIDENCE"].flags() & QgsProcessingParameterDefinition.FlagOptional
+    assert set(outputs) == {"OUTPUT_RASTER", "OUTPUT_CONFIDENCE"}
+    run_params, run_outputs = _params("contrastdm:train_and_classify")
+    train_params, _ = _params("contrastdm:train_model")
+    assert set(train_params) | {"OUTPUT_RASTER", "OUTPUT_CONFIDENCE", "TEST_VECTOR"} == set(run_params)
+    assert set(run_outputs) == {"OUTPUT_MODEL", "OUTPUT_REPORT", "OUTPUT_RASTER", "OUTPUT_CONFIDENCE", "METRICS"}
+
+
+def test_plugin_registers_and_removes_its_provider(qgis_app):
+    import contrastdm_qgis
+
+    registry = QgsApplication.processingRegistry()
+    shared = registry.providerById("contrastdm")
+    registry.removeProvider(shared)  # the session's provider; put back below
+    try:
+        plugin = contrastdm_qgis.classFactory(None)
+        plugin.initProcessing()
+        plugin.initGui()  # no second provider
+        assert registry.providerById("contrastdm") is plugin.provider
+        assert registry.algorithmById("contrastdm:train_model") is not None
+        plugin.unload()
+        assert registry.providerById("contrastdm") is None
+        assert registry.algorithmById("contrastdm:train_model") is None
+    finally:
+        from contrastdm_qgis.provider import ContrastDMProvider
+
+        qgis_app._contrastdm_provider = ContrastDMProvider()
+        assert registry.addProvider(qgis_app._contrastdm_provider)
+
+
+def test_metadata_has_every_mandatory_field():
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(REPO / "metadata.txt", encoding="utf-8")
+    general = parser["general"]
+    for key in ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email",
+                "repository", "tracker", "homepage", "tags", "category", "icon", "changelog", "experimental",
+                "hasProcessingProvider"):
+        assert general.get(key, "").strip(), key
+    assert general["name"] == "ContrastDM"
+    assert general["qgisMinimumVersion"] == "3.22"
+    assert general["version"] == "0.1.0"
+    assert general["hasProcessingProvider"] == "yes"
+    assert general["category"] == "Raster"
+    assert general["experimental"] == "False"
+    # The icon path is relative to the installed plugin folder, where resources/ is copied.
+    assert (REPO / general["icon"]).is_file()
