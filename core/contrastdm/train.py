@@ -155,6 +155,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     result = fit(unlabelled, x_train, y_train, x_val, y_val, len(table), config, torch_device,
                  feedback.progress, feedback.cancelled)
     del unlabelled
+    # fit() may change settings on validation evidence (e.g. switch refinement off): save what it used.
+    config = result.network.config
     classes = class_infos(table, class_colors)
     metadata = {
         "in_bands": info.count,

@@ -1,0 +1,109 @@
+"""Training configuration of ContrastDM and its presets (JSON round-trippable)."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, fields
+from typing import Any, Mapping, Optional, Union
+
+
+@dataclass
+class LearnerConfig:
+    # -- data / architecture (these also fix the network's shape) ---------------------------------
+    patch_size: int = 11
+    feature_dim: int = 128
+    spectral_channels: int = 8  # first 3D conv; the second has twice as many
+    spatial_channels: int = 64
+    head_hidden: int = 128
+    dropout: float = 0.2
+    # -- contrastive pre-training (SimCLR on unlabelled + SupCon on labelled patches) -------------
+    contrastive_epochs: int = 4
+    contrastive_samples_per_epoch: int = 8192  # 0 = the whole unlabelled set each epoch
+    supcon_weight: float = 1.0
+    temperature: float = 0.2
+    contrastive_learning_rate: float = 1e-3
+    # -- feature diffusion -------------------------------------------------------------------------
+    diffusion_steps: int = 1000  # optimiser steps
+    diffusion_timesteps: int = 1000
+    diffusion_schedule: str = "cosine"
+    diffusion_hidden: int = 256
+    diffusion_blocks: int = 3
+    diffusion_views: int = 8  # augmented views per labelled patch used as diffusion training features
+    diffusion_unlabeled: int = 4096  # unlabelled features that train the null (unconditional) class
+    cond_dropout: float = 0.15
+    ddim_steps: int = 50
+    guidance: float = 2.0
+    synthetic: bool = True
+    synthetic_per_class: int = 128
+    synthetic_weight: float = 0.5
+    diffusion_reg_weight: float = 0.0
+    refine: bool = False
+    refine_strength: float = 0.2  # set to 0 by fit() when validation says refinement does not help
+    # -- supervised fine-tuning --------------------------------------------------------------------
+    finetune_epochs: int = 100
+    min_steps_per_epoch: int = 8
+    batch_size: int = 128
+    learning_rate: float = 2e-3
+    encoder_lr_scale: float = 1.0  # encoder learning rate relative to the head's after pre-training
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
+    # Self-training on unlabelled pixels (only in the semi-supervised configurations, i.e. never
+    # when contrastive_epochs == 0 and synthetic and refine are both off): confident predictions on
+    # a pool of unlabelled patches become extra training samples, refreshed a few times.
+    pseudo_label_per_class: int = 0
+    pseudo_label_threshold: float = 0.9
+    pseudo_label_pool: int = 8192
+    pseudo_label_start: float = 0.3  # fraction of fine-tuning epochs before the first round
+    pseudo_label_rounds: int = 3
+    validation_fraction: float = 0.2
+    # -- augmentation ------------------------------------------------------------------------------
+    aug_noise: float = 0.05
+    aug_scale: float = 0.1
+    aug_band_drop: float = 0.1
+    aug_shift: int = 1
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> LearnerConfig:
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(f"unknown LearnerConfig field(s): {', '.join(unknown)}")
+        defaults = cls()
+        values = {}
+        for name, value in data.items():
+            kind = type(getattr(defaults, name))
+            values[name] = kind(value) if kind in (int, float, bool, str) and value is not None else value
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> LearnerConfig:
+        return dataclasses.replace(self, **changes)
+
+
+PRESETS: dict[str, LearnerConfig] = {
+    "fast": LearnerConfig(
+        contrastive_epochs=1, diffusion_steps=500, diffusion_views=4, synthetic_per_class=64, ddim_steps=25,
+        finetune_epochs=40,
+    ),
+    "balanced": LearnerConfig(),
+    "best": LearnerConfig(
+        contrastive_epochs=12, diffusion_steps=3000, synthetic_per_class=256, finetune_epochs=150, refine=True,
+    ),
+}
+DEFAULT_PRESET = "balanced"
+
+
+def as_config(config: Optional[Union[LearnerConfig, Mapping[str, Any], str]]) -> LearnerConfig:
+    """None -> the balanced preset; a preset name; a dict (from JSON); or a LearnerConfig."""
+    if config is None:
+        return dataclasses.replace(PRESETS[DEFAULT_PRESET])
+    if isinstance(config, LearnerConfig):
+        return dataclasses.replace(config)
+    if isinstance(config, str):
+        if config not in PRESETS:
+            raise ValueError(f"unknown preset {config!r}; choose one of {', '.join(PRESETS)}")
+        return dataclasses.replace(PRESETS[config])
+    return LearnerConfig.from_dict(config)

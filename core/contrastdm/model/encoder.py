@@ -1,0 +1,88 @@
+"""Spectral-spatial patch encoder that can also run densely over a whole tile.
+
+Every convolution is spatially *valid* with stride 1, so a pixel's feature depends only on the
+``p x p`` window centred on it.  Running the same layers over a padded tile therefore gives, for
+every pixel, exactly the feature of its patch (dense evaluation without patch extraction).
+Normalisation is BatchNorm, which is a per-pixel affine map in eval mode.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+def _spatial_kernels(patch_size: int, n_layers: int) -> list[int]:
+    """3x3 kernels for as many layers as the patch radius allows, 1x1 for the rest."""
+    radius = patch_size // 2
+    return [3 if i < radius else 1 for i in range(n_layers)]
+
+
+class SpectralSpatialEncoder(nn.Module):
+    """3D convolutions over (bands, h, w), then 2D convolutions, average pooling and a 1x1 projection.
+
+    ``forward(x[N, C, p, p]) -> [N, d]``; ``forward_dense(x[B, C, H + 2r, W + 2r]) -> [B, d, H, W]``.
+    """
+
+    def __init__(
+        self,
+        in_bands: int,
+        patch_size: int,
+        feature_dim: int = 128,
+        spectral_channels: tuple[int, int] = (8, 16),
+        spectral_kernels: tuple[int, int] = (7, 5),
+        spectral_stride: int = 2,
+        spatial_channels: int = 64,
+    ) -> None:
+        super().__init__()
+        if patch_size < 1 or patch_size % 2 == 0:
+            raise ValueError(f"patch_size must be a positive odd number, got {patch_size}")
+        self.in_bands = int(in_bands)
+        self.patch_size = int(patch_size)
+        self.feature_dim = int(feature_dim)
+        k = _spatial_kernels(patch_size, 4)
+        # Spectral kernels shrink the band axis ("valid" too); clip them for very few bands.
+        c1, c2 = spectral_channels
+        ks1 = max(1, min(spectral_kernels[0], self.in_bands))
+        bands1 = self.in_bands - ks1 + 1
+        ks2 = max(1, min(spectral_kernels[1], bands1))
+        stride2 = spectral_stride if bands1 - ks2 + 1 > spectral_stride else 1
+        bands2 = (bands1 - ks2) // stride2 + 1
+        self.conv3d_1 = nn.Conv3d(1, c1, (ks1, k[0], k[0]), bias=False)
+        self.bn3d_1 = nn.BatchNorm3d(c1)
+        # Spectral stride 2 halves the band axis: hyperspectral neighbours are highly redundant.
+        self.conv3d_2 = nn.Conv3d(c1, c2, (ks2, k[1], k[1]), stride=(stride2, 1, 1), bias=False)
+        self.bn3d_2 = nn.BatchNorm3d(c2)
+        self.conv2d_1 = nn.Conv2d(c2 * bands2, spatial_channels, k[2], bias=False)
+        self.bn2d_1 = nn.BatchNorm2d(spatial_channels)
+        self.conv2d_2 = nn.Conv2d(spatial_channels, spatial_channels, k[3], bias=False)
+        self.bn2d_2 = nn.BatchNorm2d(spatial_channels)
+        # What is left of the patch after the valid convolutions is averaged (a box filter when dense).
+        self.pool_size = self.patch_size - sum(kk - 1 for kk in k)
+        self.project = nn.Conv2d(spatial_channels, self.feature_dim, 1)
+
+    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.bn3d_1(self.conv3d_1(x.unsqueeze(1))))
+        x = F.relu(self.bn3d_2(self.conv3d_2(x)))
+        x = x.flatten(1, 2)  # (channels x bands) become 2D channels
+        x = F.relu(self.bn2d_1(self.conv2d_1(x)))
+        x = F.relu(self.bn2d_2(self.conv2d_2(x)))
+        if self.pool_size > 1:
+            x = F.avg_pool2d(x, self.pool_size, stride=1)
+        return self.project(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_bands or x.shape[-1] != self.patch_size or x.shape[-2] != self.patch_size:
+            raise ValueError(
+                f"expected patches [N, {self.in_bands}, {self.patch_size}, {self.patch_size}], got {list(x.shape)}"
+            )
+        return self._trunk(x).flatten(1)
+
+    def forward_dense(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() != 4 or x.shape[1] != self.in_bands or min(x.shape[-2:]) < self.patch_size:
+            raise ValueError(
+                f"expected a padded tile [B, {self.in_bands}, H+{self.patch_size - 1}, W+{self.patch_size - 1}], "
+                f"got {list(x.shape)}"
+            )
+        return self._trunk(x)

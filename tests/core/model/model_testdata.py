@@ -1,0 +1,33 @@
+"""Tiny generated hyperspectral data and a tiny config (shared by the model tests)."""
+
+import numpy as np
+
+from contrastdm.model import LearnerConfig
+
+BANDS, PATCH, K = 6, 5, 3
+
+
+def make_patches(n_per_class: int, seed: int = 0, k: int = K, bands: int = BANDS, patch: int = PATCH):
+    """Each class has its own spectral signature; the centre region carries it, plus noise."""
+    rng = np.random.default_rng(seed)
+    signatures = np.random.default_rng(123).normal(0, 1.5, size=(k, bands)).astype(np.float32)
+    x, y = [], []
+    for c in range(k):
+        base = signatures[c][None, :, None, None] * np.ones((n_per_class, bands, patch, patch), np.float32)
+        x.append(base + rng.normal(0, 0.5, size=base.shape).astype(np.float32))
+        y.append(np.full(n_per_class, c, np.int64))
+    x, y = np.concatenate(x), np.concatenate(y)
+    perm = rng.permutation(len(y))
+    return x[perm], y[perm]
+
+
+def tiny_config(**changes) -> LearnerConfig:
+    cfg = LearnerConfig(
+        patch_size=PATCH, feature_dim=16, spectral_channels=2, spatial_channels=8, head_hidden=16,
+        contrastive_epochs=2, contrastive_samples_per_epoch=0, diffusion_steps=60, diffusion_timesteps=100,
+        diffusion_hidden=32, diffusion_blocks=1, diffusion_views=2, diffusion_unlabeled=64, ddim_steps=8,
+        synthetic=True, synthetic_per_class=8, refine=False, refine_strength=0.3, finetune_epochs=12, learning_rate=3e-3,
+        min_steps_per_epoch=5, batch_size=16, seed=0,
+    )
+    return cfg.replace(**changes)
+

@@ -1,0 +1,56 @@
+import pytest
+import torch
+
+from contrastdm.model.encoder import SpectralSpatialEncoder
+
+
+def _warmed(enc: SpectralSpatialEncoder, bands: int, p: int) -> SpectralSpatialEncoder:
+    """One training-mode pass so BatchNorm running statistics are not the trivial defaults."""
+    enc.train()
+    with torch.no_grad():
+        enc(torch.randn(32, bands, p, p, generator=torch.Generator().manual_seed(5)) * 2 + 0.5)
+    return enc.eval()
+
+
+def _patches_of(tile: torch.Tensor, p: int) -> torch.Tensor:
+    """All p x p windows of a padded tile, in row-major pixel order."""
+    win = tile.unfold(2, p, 1).unfold(3, p, 1)[0]  # [C, H, W, p, p]
+    c, h, w = win.shape[:3]
+    return win.permute(1, 2, 0, 3, 4).reshape(h * w, c, p, p)
+
+
+@pytest.mark.parametrize("p", [1, 3, 5, 7, 11])
+def test_dense_equals_patchwise(p):
+    torch.manual_seed(0)
+    bands = 9
+    enc = _warmed(SpectralSpatialEncoder(bands, p, feature_dim=12, spectral_channels=(2, 4), spatial_channels=8), bands, p)
+    h, w = 6, 5
+    tile = torch.randn(1, bands, h + p - 1, w + p - 1)
+    with torch.no_grad():
+        dense = enc.forward_dense(tile)
+        patchwise = enc(_patches_of(tile, p))
+    assert dense.shape == (1, 12, h, w)
+    assert patchwise.shape == (h * w, 12)
+    torch.testing.assert_close(dense[0].reshape(12, -1).t(), patchwise, atol=1e-5, rtol=1e-4)
+
+
+def test_encoder_output_depends_only_on_the_patch():
+    torch.manual_seed(0)
+    enc = _warmed(SpectralSpatialEncoder(8, 5, feature_dim=8, spectral_channels=(2, 4), spatial_channels=8), 8, 5)
+    tile = torch.randn(1, 8, 9, 9)
+    changed = tile.clone()
+    changed[..., 0, 0] += 10.0  # pixel (0, 0) of the padded tile only affects outputs within 2 pixels
+    with torch.no_grad():
+        a, b = enc.forward_dense(tile), enc.forward_dense(changed)
+    assert not torch.allclose(a[..., 0, 0], b[..., 0, 0])
+    torch.testing.assert_close(a[..., 3:, 3:], b[..., 3:, 3:])
+
+
+def test_rejects_wrong_shapes():
+    enc = SpectralSpatialEncoder(8, 5)
+    with pytest.raises(ValueError):
+        enc(torch.randn(2, 7, 5, 5))
+    with pytest.raises(ValueError):
+        enc(torch.randn(2, 8, 7, 7))
+    with pytest.raises(ValueError):
+        SpectralSpatialEncoder(8, 4)
