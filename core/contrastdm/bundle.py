@@ -12,6 +12,7 @@ import numpy as np
 from . import __version__
 from .errors import ModelFileError, OutputError
 from .io.atomic import atomic_outputs
+from .io.styles import color_to_hex
 from .io.writer import ClassInfo
 from .preprocess import Preprocessor
 
@@ -55,7 +56,7 @@ def save_model(path, model: Model, inputs=()) -> None:
         "engine_version": __version__,
         "torch_version": torch.__version__,
         "python_version": platform.python_version(),
-        "classes": [{"id": c.id, "name": c.name, "color": "#%02x%02x%02x" % tuple(c.color)} for c in model.classes],
+        "classes": [{"id": c.id, "name": c.name, "color": color_to_hex(c.color)} for c in model.classes],
     })
     try:
         with atomic_outputs(path, inputs=inputs) as (tmp,):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-import numpy as np
 
+import numpy as np
 from rasterio.errors import RasterioError
 
 from .bundle import Model, check_compatible, load_model

@@ -13,8 +13,7 @@ import geopandas as gpd
 import numpy as np
 import pytest
 import rasterio
-from scenes import TINY
-from scenes import pixel_box, training_boxes, write_polygons, write_scene
+from scenes import TINY, pixel_box, training_boxes, write_polygons, write_scene
 
 import contrastdm
 from contrastdm.errors import InputError, ModelFileError, OutputError

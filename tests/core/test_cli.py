@@ -11,8 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from scenes import TINY_CLI
-from scenes import write_scene
+from scenes import TINY_CLI, write_scene
 
 ROOT = Path(__file__).resolve().parents[2]
 

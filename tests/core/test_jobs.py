@@ -3,8 +3,7 @@
 import numpy as np
 import pytest
 import rasterio
-from scenes import TINY
-from scenes import write_polygons, write_scene
+from scenes import TINY, write_polygons, write_scene
 
 import contrastdm
 from contrastdm.bundle import load_model

@@ -192,7 +192,8 @@ def rasterize_labels(frame, classes: ClassTable, transform, width: int, height: 
             outside += 1
             continue
         r0, c0, h, w = window
-        from rasterio.windows import Window, transform as window_transform
+        from rasterio.windows import Window
+        from rasterio.windows import transform as window_transform
 
         mask = rasterize([(geometry, 1)], out_shape=(h, w), transform=window_transform(Window(c0, r0, w, h), transform),
                          fill=0, dtype="uint8", all_touched=geometry.geom_type in PUNCTUAL)

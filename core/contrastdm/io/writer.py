@@ -155,7 +155,7 @@ class _GdalErrors:
         if level in (gdal.CE_Failure, gdal.CE_Fatal):
             self.failures.append(str(message))
 
-    def __enter__(self) -> "_GdalErrors":
+    def __enter__(self) -> _GdalErrors:
         _gdal().PushErrorHandler(self)
         return self
 
