@@ -11,7 +11,7 @@ export PROJ_DATA := /usr/share/proj
 export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-fast lint bench bench-quick bench-speed zip deploy clean
+.PHONY: setup demo test test-fast lint bench bench-quick bench-speed screenshots translations zip deploy clean
 
 setup: $(VENV)/.installed
 
@@ -42,7 +42,7 @@ test-fast: setup
 	$(PY) -m pytest -q -p no:cacheprovider -m "not slow" tests
 
 lint: setup
-	$(PY) -m ruff check core contrastdm_qgis tests benchmarks
+	$(PY) -m ruff check core contrastdm_qgis tests benchmarks scripts
 
 bench: setup
 	$(PY) -m contrastdm bench --output-dir benchmarks/results
@@ -54,6 +54,16 @@ bench-speed: setup
 
 bench-quick: setup
 	$(PY) -m contrastdm bench --quick --output-dir benchmarks/results-quick
+
+# Screenshots of the real QGIS desktop (under Xvfb) for docs/screenshots/.
+screenshots: setup
+	test -f $(DEMO_DIR)/indian_pines_classes.tif || $(MAKE) demo
+	QT_QPA_PLATFORM= xvfb-run -a -s "-screen 0 1600x1000x24" qgis --nologo --noversioncheck \
+	    --profiles-path $(CURDIR)/build/qgis-shots --code scripts/screenshots.py
+
+# Regenerate the translation source and compile the .qm files.
+translations: setup
+	$(PY) -m contrastdm_qgis.i18n --release
 
 # Installable plugin zip: plugin package + engine source + resources + metadata, no tests.
 # The engine lands in contrastdm_qgis/engine/contrastdm, where the plugin finds it.

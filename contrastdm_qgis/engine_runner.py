@@ -146,12 +146,24 @@ def find_interpreter(plugin_dir: Path | None = None, configured: str | None = No
         python = venv_python(root / ".venv")
         if _is_executable(str(python)):
             return EngineInterpreter(str(python), pythonpath, "checkout")
+    managed = _managed_python()
+    if managed and _is_executable(managed):  # made by "Set up engine" in the plugin's settings
+        return EngineInterpreter(managed, pythonpath, "managed")
     for python in candidate_pythons() if candidates is None else candidates:
         if probe(python, pythonpath):
             return EngineInterpreter(python, pythonpath, "search")
     raise QgsProcessingException(
         "No Python interpreter with the ContrastDM engine (contrastdm and torch) was found. " + setup_hint(plugin_dir)
     )
+
+
+def _managed_python() -> str:
+    try:
+        from .engine_setup import managed_python
+
+        return str(managed_python())
+    except Exception:  # no QgsApplication (plain unit tests)
+        return ""
 
 
 def child_environment(pythonpath: list[str]) -> dict[str, str]:

@@ -1,0 +1,440 @@
+"""The toolbar dialog: pick a raster and training polygons, see the classes, run, get styled layers back.
+
+It fills the parameters of the toolbox's ``contrastdm:train_and_classify`` and runs that algorithm
+(dialog_run.RunController); the "Engine" tab is the same widget as the options page.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+
+from qgis.core import Qgis, QgsMapLayerProxyModel, QgsRasterLayer
+from qgis.gui import (
+    QgsCollapsibleGroupBox,
+    QgsFieldComboBox,
+    QgsFileWidget,
+    QgsMapLayerComboBox,
+    QgsMessageBar,
+)
+from qgis.PyQt.QtCore import QSize, Qt, QTimer, QUrl
+from qgis.PyQt.QtGui import QDesktopServices, QIcon
+from qgis.PyQt.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSizePolicy,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from . import paths
+from .algorithm_base import DEVICES, PRESET_NUMBERS
+from .algorithm_base import ContrastDMAlgorithm as P
+from .class_preview import class_summary
+from .dialog_run import RunController, add_results_to_project, eta_text, format_duration
+from .i18n import N_, tr
+from .options_page import EngineWidget
+
+PRESET_HELP = {
+    "fast": N_("A first look in minutes: short training, small model."),
+    "balanced": N_("Good maps for most work."),
+    "best": N_("Final maps: longest training, features refined by the diffusion model."),
+}
+OUTPUT_SUFFIXES = {"map": "_classes.tif", "confidence": "_confidence.tif", "model": "_model.safetensors",
+                   "report": "_report.html"}
+
+
+def default_outputs(raster_path: str, exists=os.path.exists, fallback_dir: str | None = None) -> dict[str, str]:
+    """Output paths next to the raster (``<stem>_classes.tif``, ...), numbered so no existing file is replaced."""
+    raster = Path(raster_path) if raster_path else None
+    folder = raster.parent if raster is not None and raster.parent.is_dir() and os.access(raster.parent, os.W_OK) \
+        else Path(fallback_dir or Path.home())
+    stem = raster.stem if raster is not None else "contrastdm"
+    for number in range(1, 1000):
+        name = stem if number == 1 else f"{stem}_{number}"
+        candidate = {key: str(folder / (name + suffix)) for key, suffix in OUTPUT_SUFFIXES.items()}
+        if not any(exists(path) for path in candidate.values()):
+            return candidate
+    return candidate
+
+
+def raster_file(layer: QgsRasterLayer | None) -> str:
+    if layer is None or layer.providerType() != "gdal":
+        return ""
+    source = layer.source().split("|")[0]
+    return source if os.path.isfile(source) else ""
+
+
+class ContrastDMDialog(QDialog):
+    def __init__(self, iface=None, parent=None) -> None:
+        super().__init__(parent or (iface.mainWindow() if iface is not None else None))
+        self.iface = iface
+        self.setWindowTitle(tr("ContrastDM: train and classify"))
+        self.setWindowIcon(QIcon(paths.icon_path()))
+        self.setObjectName("ContrastDMDialog")
+        self.controller = RunController(self)
+        self.controller.progress.connect(self._on_progress)
+        self.controller.stage.connect(self._on_stage)
+        self.controller.finished.connect(self._on_finished)
+        self._defaults: dict[str, str] = {}
+        self._run_name = ""
+        self._tick = QTimer(self)
+        self._tick.setInterval(1000)
+        self._tick.timeout.connect(self._update_eta)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(_scrollable(self._build_main_tab()), tr("Train and classify"))
+        self.engine = EngineWidget(self)
+        self.engine.probed.connect(self._on_probed)
+        self.tabs.addTab(_scrollable(self.engine), tr("Engine"))
+        self.message_bar = QgsMessageBar(self)
+        self.message_bar.setSizePolicy(QSizePolicy.Minimum, QSizePolicy.Fixed)
+        self.buttons = QDialogButtonBox()
+        self.run_button = self.buttons.addButton(tr("Run"), QDialogButtonBox.AcceptRole)
+        self.cancel_button = self.buttons.addButton(tr("Cancel"), QDialogButtonBox.RejectRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.Close)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.close)
+        self.cancel_button.setEnabled(False)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message_bar)
+        layout.addWidget(self.tabs)
+        layout.addLayout(self._build_progress())
+        layout.addWidget(self.buttons)
+        self.resize(QSize(640, 720))  # scrolls on small (laptop) screens
+
+        self.raster_combo.layerChanged.connect(self._on_raster_changed)
+        self.training_combo.layerChanged.connect(self._on_training_changed)
+        self.field_combo.fieldChanged.connect(self.update_preview)
+        self.validation_combo.layerChanged.connect(self.validation_field_combo.setLayer)
+        self._on_raster_changed(self.raster_combo.currentLayer())
+        self._on_training_changed(self.training_combo.currentLayer())
+        self.engine.show_probe_or_check()
+
+    # -- building ------------------------------------------------------------------------------------------
+
+    def _build_main_tab(self) -> QWidget:
+        self.main_page = page = QWidget()
+        form = QFormLayout()
+        self.raster_combo = QgsMapLayerComboBox()
+        self.raster_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
+        self.raster_info = QLabel()
+        self.raster_info.setWordWrap(True)
+        self.training_combo = QgsMapLayerComboBox()
+        self.training_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer | QgsMapLayerProxyModel.PointLayer)
+        self.field_combo = QgsFieldComboBox()
+        self.preview = QTableWidget(0, 3)
+        self.preview.setHorizontalHeaderLabels([tr("Class"), tr("Features"), tr("Pixels (approx.)")])
+        self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.preview.verticalHeader().setVisible(False)
+        self.preview.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.preview.setMaximumHeight(190)
+        self.preview_note = QLabel()
+        self.preview_note.setWordWrap(True)
+        self.validation_combo = QgsMapLayerComboBox()
+        self.validation_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer | QgsMapLayerProxyModel.PointLayer)
+        self.validation_combo.setAllowEmptyLayer(True)
+        self.validation_combo.setLayer(None)
+        form.addRow(tr("Raster"), self.raster_combo)
+        form.addRow("", self.raster_info)
+        form.addRow(tr("Training layer"), self.training_combo)
+        form.addRow(tr("Class field"), self.field_combo)
+        form.addRow(self.preview)
+        form.addRow(self.preview_note)
+        form.addRow(tr("Validation layer (optional)"), self.validation_combo)
+
+        presets = QHBoxLayout()
+        self.preset_group = QButtonGroup(self)
+        self.preset_buttons = {}
+        for key, label in (("fast", tr("Fast")), ("balanced", tr("Balanced")), ("best", tr("Best"))):
+            button = QRadioButton(label)
+            button.setToolTip(tr(PRESET_HELP[key]))
+            self.preset_group.addButton(button)
+            self.preset_buttons[key] = button
+            presets.addWidget(button)
+        self.preset_buttons["balanced"].setChecked(True)
+        form.addRow(tr("Preset"), presets)
+
+        self.output_widgets = {}
+        self.output_checks = {}
+        for key, label, filter_ in (("map", tr("Class map"), "GeoTIFF (*.tif)"),
+                                    ("confidence", tr("Confidence"), "GeoTIFF (*.tif)"),
+                                    ("model", tr("Model"), "ContrastDM model (*.safetensors)"),
+                                    ("report", tr("Report"), "HTML (*.html)")):
+            widget = QgsFileWidget()
+            widget.setStorageMode(QgsFileWidget.SaveFile)
+            widget.setFilter(filter_)
+            self.output_widgets[key] = widget
+            if key in ("confidence", "report"):
+                check = QCheckBox(label)
+                check.setChecked(True)
+                check.toggled.connect(widget.setEnabled)
+                self.output_checks[key] = check
+                form.addRow(check, widget)
+            else:
+                form.addRow(label, widget)
+
+        self.advanced = QgsCollapsibleGroupBox(tr("Advanced"))
+        self.advanced.setCollapsed(True)
+        advanced = QFormLayout(self.advanced)
+        self.validation_field_combo = QgsFieldComboBox()
+        self.validation_field_combo.setAllowEmptyFieldName(True)
+        advanced.addRow(tr("Validation class field (empty: the class field)"), self.validation_field_combo)
+        self.test_combo = QgsMapLayerComboBox()
+        self.test_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer | QgsMapLayerProxyModel.PointLayer)
+        self.test_combo.setAllowEmptyLayer(True)
+        self.test_combo.setLayer(None)
+        advanced.addRow(tr("Test layer (accuracy of the map)"), self.test_combo)
+        self.number_widgets = {}
+        for name, _option, label in PRESET_NUMBERS:
+            spin = QSpinBox()
+            spin.setRange(0, 100000)
+            spin.setSpecialValueText(tr("preset default"))
+            self.number_widgets[name] = spin
+            advanced.addRow(tr(label), spin)
+        self.synthetic_check = QCheckBox(tr("Add synthetic features for scarce classes"))
+        self.synthetic_check.setChecked(True)
+        self.refine_check = QCheckBox(tr("Refine features with the diffusion model (slower)"))
+        advanced.addRow(self.synthetic_check)
+        advanced.addRow(self.refine_check)
+        self.device_combo = QComboBox()
+        for device in DEVICES:
+            self.device_combo.addItem(tr("automatic") if device == "auto" else device.upper(), device)
+        advanced.addRow(tr("Compute device"), self.device_combo)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        advanced.addRow(tr("Random seed"), self.seed_spin)
+
+        self.device_label = QLabel(tr("Device: checking..."))
+        self.device_label.setTextInteractionFlags(Qt.TextBrowserInteraction)
+        self.device_label.linkActivated.connect(lambda _link: self.tabs.setCurrentIndex(1))
+        layout = QVBoxLayout(page)
+        layout.addLayout(form)
+        layout.addWidget(self.advanced)
+        layout.addWidget(self.device_label)
+        layout.addStretch(1)
+        return page
+
+    def _build_progress(self):
+        layout = QVBoxLayout()
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 100)
+        self.progress_bar.setValue(0)
+        self.stage_label = QLabel()
+        self.eta_label = QLabel()
+        row = QHBoxLayout()
+        row.addWidget(self.stage_label, 1)
+        row.addWidget(self.eta_label)
+        layout.addWidget(self.progress_bar)
+        layout.addLayout(row)
+        return layout
+
+    # -- inputs --------------------------------------------------------------------------------------------
+
+    def _on_raster_changed(self, layer) -> None:
+        path = raster_file(layer)
+        if layer is None:
+            self.raster_info.setText(tr("Add a multiband raster (GeoTIFF, ENVI...) to the project."))
+        else:
+            width, height, bands = layer.width(), layer.height(), layer.bandCount()
+            size_mb = width * height * bands * 4 / 1e6
+            text = tr("{w} × {h} pixels, {b} bands, {crs}; classified tile by tile (~{mb:.0f} MB as float)").format(
+                w=width, h=height, b=bands, crs=layer.crs().authid() or tr("no CRS"), mb=size_mb)
+            if not path:
+                text += "<br><b>" + tr("Not a file: save it as a GeoTIFF first.") + "</b>"
+            self.raster_info.setText(text)
+        previous = self._defaults
+        self._defaults = default_outputs(path)
+        for key, widget in self.output_widgets.items():
+            if not widget.filePath() or widget.filePath() == previous.get(key):
+                widget.setFilePath(self._defaults[key])
+        self.update_preview()
+
+    def _on_training_changed(self, layer) -> None:
+        self.field_combo.setLayer(layer)
+        if layer is not None:
+            renderer = layer.renderer()
+            attribute = renderer.classAttribute() if hasattr(renderer, "classAttribute") else ""
+            names = layer.fields().names()
+            preferred = [attribute] if attribute in names else []
+            preferred += [n for n in names if n.lower() in ("class_name", "class", "classname", "label",
+                                                            "class_id", "landcover", "klasse")]
+            if preferred:
+                self.field_combo.setField(preferred[0])
+        self.update_preview()
+
+    def update_preview(self, *_args) -> None:
+        layer = self.training_combo.currentLayer()
+        summary = class_summary(layer, self.field_combo.currentField(), self.raster_combo.currentLayer())
+        self.summary = summary
+        self.preview.setRowCount(len(summary.classes))
+        for row, count in enumerate(summary.classes):
+            pixels = f"{count.pixels:,.0f}" if count.pixels else "–"
+            for column, text in enumerate((count.label, str(count.features), pixels)):
+                item = QTableWidgetItem(text)
+                if column:
+                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                self.preview.setItem(row, column, item)
+        notes = []
+        raster = self.raster_combo.currentLayer()
+        if summary.reprojected and layer is not None and raster is not None:
+            notes.append(tr("The training layer ({a}) is reprojected to the raster's CRS ({b}).").format(
+                a=layer.crs().authid(), b=raster.crs().authid()))
+        warnings = summary.warnings()
+        text = " ".join(notes)
+        if warnings:
+            text += "".join(f"<br><span style='color:#b35900'>⚠ {w}</span>" for w in warnings)
+        if summary.truncated:
+            text += "<br>" + tr("(counted on the first features only)")
+        self.preview_note.setText(text)
+
+    # -- parameters ----------------------------------------------------------------------------------------
+
+    def preset(self) -> str:
+        return next(key for key, button in self.preset_buttons.items() if button.isChecked())
+
+    def set_preset(self, key: str) -> None:
+        self.preset_buttons[key].setChecked(True)
+
+    def parameters(self) -> dict:
+        """The parameters of contrastdm:train_and_classify, as the toolbox would pass them."""
+        raster, training = self.raster_combo.currentLayer(), self.training_combo.currentLayer()
+        params = {P.INPUT_RASTER: raster.id() if raster else None,
+                  P.TRAINING_VECTOR: training.id() if training else None,
+                  P.CLASS_FIELD: self.field_combo.currentField(), P.PRESET: self.preset(),
+                  P.SYNTHETIC: self.synthetic_check.isChecked(), P.REFINE: self.refine_check.isChecked(),
+                  P.DEVICE: self.device_combo.currentData(), P.SEED: self.seed_spin.value(),
+                  P.OUTPUT_RASTER: self.output_widgets["map"].filePath(),
+                  P.OUTPUT_MODEL: self.output_widgets["model"].filePath()}
+        for name, widget in self.number_widgets.items():
+            params[name] = widget.value()
+        for key, param in (("confidence", P.OUTPUT_CONFIDENCE), ("report", P.OUTPUT_REPORT)):
+            if self.output_checks[key].isChecked() and self.output_widgets[key].filePath():
+                params[param] = self.output_widgets[key].filePath()
+        for combo, param in ((self.validation_combo, P.VALIDATION_VECTOR), (self.test_combo, P.TEST_VECTOR)):
+            if combo.currentLayer() is not None:
+                params[param] = combo.currentLayer().id()
+        if self.validation_combo.currentLayer() is not None and self.validation_field_combo.currentField():
+            params[P.VALIDATION_CLASS_FIELD] = self.validation_field_combo.currentField()
+        return params
+
+    # -- running -------------------------------------------------------------------------------------------
+
+    def run(self) -> bool:
+        if self.controller.running():
+            return False
+        parameters = self.parameters()
+        ok, message = self.controller.check(parameters)
+        if not ok:
+            self.show_message(tr("Cannot run"), message, Qgis.Warning)
+            return False
+        raster = self.raster_combo.currentLayer()
+        self._run_name = tr("{raster} · ContrastDM {preset} ({time})").format(
+            raster=raster.name(), preset=self.preset(), time=datetime.now().strftime("%H:%M"))
+        self._set_running(True)
+        self.stage_label.setText(tr("Starting the engine..."))
+        self.controller.start(parameters, self._run_name)
+        return True
+
+    def cancel(self) -> None:
+        self.controller.cancel()
+        self.cancel_button.setEnabled(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.run_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.main_page.setEnabled(not running)
+        self.progress_bar.setValue(0 if running else self.progress_bar.value())
+        if running:
+            self._tick.start()
+        else:
+            self._tick.stop()
+
+    def _on_progress(self, percent: float) -> None:
+        self.progress_bar.setValue(int(percent))
+        self._update_eta()
+
+    def _on_stage(self, text: str) -> None:
+        self.stage_label.setText(text)
+
+    def _update_eta(self) -> None:
+        self.eta_label.setText(eta_text(self.controller.elapsed(), self.controller.percent))
+
+    def _on_finished(self, success: bool, results: dict, error: str) -> None:
+        self._set_running(False)
+        self.last_results = results
+        if success:
+            self.progress_bar.setValue(100)
+            self.stage_label.setText(tr("Done in {}").format(format_duration(self.controller.elapsed())))
+            self.eta_label.clear()
+            self.group, self.layers = add_results_to_project(results, self._run_name)
+            self._report_success(results)
+        elif self.controller.cancelled:
+            self.stage_label.setText(tr("Cancelled"))
+            self.show_message(tr("ContrastDM"), tr("Cancelled: the engine was stopped and no output was written."),
+                              Qgis.Info)
+        else:
+            self.stage_label.setText(tr("Failed"))
+            self.show_message(tr("ContrastDM failed"), error or tr("See the log for details."), Qgis.Critical)
+
+    def _report_success(self, results: dict) -> None:
+        text = tr("{name}: class map added to the project.").format(name=self._run_name)
+        report = results.get(P.OUTPUT_REPORT)
+        bars = [self.message_bar] + ([self.iface.messageBar()] if self.iface is not None else [])
+        for bar in bars:
+            item = bar.createMessage(tr("ContrastDM"), text)
+            if report and os.path.isfile(str(report)):
+                button = QPushButton(tr("Open report"))
+                button.clicked.connect(lambda _=False, r=str(report): QDesktopServices.openUrl(QUrl.fromLocalFile(r)))
+                item.layout().addWidget(button)
+            bar.pushWidget(item, Qgis.Success, 0 if bar is self.message_bar else 15)
+
+    def show_message(self, title: str, text: str, level) -> None:
+        """In the dialog's bar; failures (and anything while the dialog is closed) also in QGIS's bar."""
+        self.last_message = text
+        self.message_bar.pushMessage(title, text, level, 0)
+        if self.iface is not None and (level == Qgis.Critical or not self.isVisible()):
+            self.iface.messageBar().pushMessage(title, text, level, 0)
+
+    def _on_probed(self, result: dict) -> None:
+        device = result.get("device") or ""
+        style = "" if result.get("ready") else "color:#b30000"
+        self.device_label.setText(
+            f"<span style='{style}'>" + tr("Device: {}").format(device) + "</span> · <a href='#engine'>"
+            + tr("Engine settings") + "</a>")
+
+
+def _scrollable(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.NoFrame)
+    return area
+
+
+def open_dialog(iface, existing: ContrastDMDialog | None = None, engine_tab: bool = False) -> ContrastDMDialog:
+    dialog = existing or ContrastDMDialog(iface)
+    if engine_tab:
+        dialog.tabs.setCurrentIndex(1)
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog
+

@@ -1,0 +1,617 @@
+<?xml version="1.0" encoding="utf-8"?>
+<!DOCTYPE TS>
+<TS version="2.1" language="de">
+<context>
+    <name>ContrastDM</name>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="55"/>
+        <source>A first look in minutes: short training, small model.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="56"/>
+        <source>Good maps for most work.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="57"/>
+        <source>Final maps: longest training, features refined by the diffusion model.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="88"/>
+        <source>ContrastDM: train and classify</source>
+        <translation>ContrastDM: trainieren und klassifizieren</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="102"/>
+        <source>Train and classify</source>
+        <translation>Trainieren und klassifizieren</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="105"/>
+        <source>Engine</source>
+        <translation>Engine</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="109"/>
+        <source>Run</source>
+        <translation>Starten</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="110"/>
+        <source>Cancel</source>
+        <translation>Abbrechen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="144"/>
+        <source>Class</source>
+        <translation>Klasse</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="144"/>
+        <source>Features</source>
+        <translation>Objekte</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="144"/>
+        <source>Pixels (approx.)</source>
+        <translation>Pixel (ca.)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="155"/>
+        <source>Raster</source>
+        <translation>Raster</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="157"/>
+        <source>Training layer</source>
+        <translation>Trainingslayer</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="158"/>
+        <source>Class field</source>
+        <translation>Klassenfeld</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="161"/>
+        <source>Validation layer (optional)</source>
+        <translation>Validierungslayer (optional)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="166"/>
+        <source>Fast</source>
+        <translation>Schnell</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="166"/>
+        <source>Balanced</source>
+        <translation>Ausgewogen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="166"/>
+        <source>Best</source>
+        <translation>Beste</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="173"/>
+        <source>Preset</source>
+        <translation>Voreinstellung</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="177"/>
+        <source>Class map</source>
+        <translation>Klassenkarte</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="178"/>
+        <source>Confidence</source>
+        <translation>Konfidenz</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="179"/>
+        <source>Model</source>
+        <translation>Modell</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="180"/>
+        <source>Report</source>
+        <translation>Bericht</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="194"/>
+        <source>Advanced</source>
+        <translation>Erweitert</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="199"/>
+        <source>Validation class field (empty: the class field)</source>
+        <translation>Klassenfeld der Validierung (leer: das Klassenfeld)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="204"/>
+        <source>Test layer (accuracy of the map)</source>
+        <translation>Testlayer (Genauigkeit der Karte)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="209"/>
+        <source>preset default</source>
+        <translation>Standard der Voreinstellung</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="212"/>
+        <source>Add synthetic features for scarce classes</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="214"/>
+        <source>Refine features with the diffusion model (slower)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="219"/>
+        <source>automatic</source>
+        <translation>automatisch</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="220"/>
+        <source>Compute device</source>
+        <translation>Rechengerät</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="223"/>
+        <source>Random seed</source>
+        <translation>Zufallsstartwert</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="225"/>
+        <source>Device: checking...</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="254"/>
+        <source>Add a multiband raster (GeoTIFF, ENVI...) to the project.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="258"/>
+        <source>{w} × {h} pixels, {b} bands, {crs}; classified tile by tile (~{mb:.0f} MB as float)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="259"/>
+        <source>no CRS</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="261"/>
+        <source>Not a file: save it as a GeoTIFF first.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="298"/>
+        <source>The training layer ({a}) is reprojected to the raster's CRS ({b}).</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="305"/>
+        <source>(counted on the first features only)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="346"/>
+        <source>Cannot run</source>
+        <translation>Start nicht möglich</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="349"/>
+        <source>{raster} · ContrastDM {preset} ({time})</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="352"/>
+        <source>Starting the engine...</source>
+        <translation>Engine wird gestartet...</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="385"/>
+        <source>Done in {}</source>
+        <translation>Fertig nach {}</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="390"/>
+        <source>Cancelled</source>
+        <translation>Abgebrochen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="391"/>
+        <source>Cancelled: the engine was stopped and no output was written.</source>
+        <translation>Abgebrochen: die Engine wurde angehalten, es wurde nichts geschrieben.</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="394"/>
+        <source>Failed</source>
+        <translation>Fehlgeschlagen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="395"/>
+        <source>ContrastDM failed</source>
+        <translation>ContrastDM fehlgeschlagen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="395"/>
+        <source>See the log for details.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="398"/>
+        <source>{name}: class map added to the project.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="402"/>
+        <source>ContrastDM</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="404"/>
+        <source>Open report</source>
+        <translation>Bericht öffnen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="420"/>
+        <source>Device: {}</source>
+        <translation>Gerät: {}</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="421"/>
+        <source>Engine settings</source>
+        <translation>Engine-Einstellungen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog_run.py" line="45"/>
+        <source>Elapsed {}</source>
+        <translation>Vergangen {}</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog_run.py" line="47"/>
+        <source>about {} left</source>
+        <translation>noch etwa {}</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog_run.py" line="107"/>
+        <source>The ContrastDM Processing provider is not loaded.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog_run.py" line="140"/>
+        <source>Cancelling: stopping the engine...</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="69"/>
+        <source>Check</source>
+        <translation>Prüfen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="74"/>
+        <source>Interpreter (empty: automatic)</source>
+        <translation>Interpreter (leer: automatisch)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="75"/>
+        <source>In use</source>
+        <translation>Verwendet</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="76"/>
+        <source>PyTorch</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="77"/>
+        <source>Device</source>
+        <translation>Gerät</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="85"/>
+        <source>Set up engine</source>
+        <translation>Engine einrichten</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="87"/>
+        <source>Creates a Python environment for the engine in {folder} and installs PyTorch and the engine's libraries into it (a few GB; needs the internet or a local wheel folder). QGIS's own Python is left untouched.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="93"/>
+        <source>PyTorch from PyPI (CPU and Apple GPU)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="101"/>
+        <source>Stop</source>
+        <translation>Anhalten</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="105"/>
+        <source>PyTorch build</source>
+        <translation>PyTorch-Variante</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="114"/>
+        <source>pip's output appears here during the set-up.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="145"/>
+        <source>Checking the engine...</source>
+        <translation>Engine wird geprüft...</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="152"/>
+        <source>set in the settings</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="152"/>
+        <source>source checkout</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="153"/>
+        <source>set up by the plugin</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="153"/>
+        <source>found automatically</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="154"/>
+        <source>chosen here</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="155"/>
+        <source>none</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="157"/>
+        <source>not installed</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="183"/>
+        <source>Step {i} of {n}: {title}...</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/options_page.py" line="211"/>
+        <source>The engine set-up goes on in the background.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="44"/>
+        <source>No engine: set one up</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="59"/>
+        <source>The interpreter does not exist: {}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="61"/>
+        <source>The engine did not answer within {} s.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="63"/>
+        <source>The interpreter could not be started: {}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="112"/>
+        <source>No Python interpreter to create the environment with was found next to QGIS.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="149"/>
+        <source>The engine is set up: {}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="178"/>
+        <source>{step} failed: {program} could not be started.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="184"/>
+        <source>The set-up was cancelled.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_setup.py" line="21"/>
+        <source>CPU only (works everywhere)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_setup.py" line="21"/>
+        <source>NVIDIA GPU, CUDA 12.6</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_setup.py" line="22"/>
+        <source>NVIDIA GPU, CUDA 12.8</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_setup.py" line="167"/>
+        <source>Creating the virtual environment</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_setup.py" line="168"/>
+        <source>Installing PyTorch</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_setup.py" line="169"/>
+        <source>Installing the engine's libraries</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_setup.py" line="171"/>
+        <source>Installing the ContrastDM engine</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/engine_setup.py" line="172"/>
+        <source>Checking the engine</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/plugin.py" line="39"/>
+        <source>ContrastDM: train and classify...</source>
+        <translation>ContrastDM: trainieren und klassifizieren...</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/plugin.py" line="41"/>
+        <source>Classify a hyperspectral raster from training polygons (ContrastDM)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/plugin.py" line="43"/>
+        <source>Engine settings...</source>
+        <translation>Engine-Einstellungen...</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/class_preview.py" line="113"/>
+        <source>The training layer does not overlap the raster (after reprojection): no training pixels would be found.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/class_preview.py" line="116"/>
+        <source>{n} different values: is this really the class field?</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/class_preview.py" line="118"/>
+        <source>Only one class: at least two are needed.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/class_preview.py" line="121"/>
+        <source>Classes with fewer than {n} features (add polygons, or they cannot be validated): {classes}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/class_preview.py" line="126"/>
+        <source>Classes with fewer than about {n} pixels: {classes}</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="41"/>
+        <source>Patch size in pixels, odd</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="42"/>
+        <source>PCA components</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="43"/>
+        <source>Contrastive pre-training epochs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="44"/>
+        <source>Diffusion training steps</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="45"/>
+        <source>Classifier fine-tuning epochs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="46"/>
+        <source>Batch size</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="159"/>
+        <source>Hyperspectral (multiband) raster</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="164"/>
+        <source>Training polygons or points</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="168"/>
+        <source>Validation polygons or points (used to pick the best epoch)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="172"/>
+        <source>Test polygons or points (accuracy of the final map)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="177"/>
+        <source>Class field of the validation layer (default: the class field)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="185"/>
+        <source>Add synthetic features for scarce classes (diffusion model)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="188"/>
+        <source>Refine features with the diffusion model when classifying (on with 'best')</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="202"/>
+        <source>Trained model</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="204"/>
+        <source>Accuracy report</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="205"/>
+        <source>Accuracy metrics (JSON)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="218"/>
+        <source>The input raster could not be loaded.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="320"/>
+        <source>The training layer could not be loaded.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="333"/>
+        <source>The training layer has no features.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithms.py" line="64"/>
+        <source>ContrastDM model</source>
+        <translation type="unfinished"></translation>
+    </message>
+</context>
+</TS>
