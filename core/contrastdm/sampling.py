@@ -75,7 +75,7 @@ def stratified_split(labels: np.ndarray, fraction: float = 0.0, per_class: int =
         want = per_class if per_class else int(round(fraction * members.size))
         if want >= members.size:
             want = members.size // 2
-        want = min(max(want, minimum), members.size)
+        want = min(max(want, minimum), members.size - 1)  # a lone pixel stays on the "rest" side
         chosen.append(members[:want])
     selected = np.sort(np.concatenate(chosen)) if chosen else np.empty(0, np.int64)
     rest = np.setdiff1d(np.arange(labels.size), selected)
@@ -94,8 +94,9 @@ def group_split(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: i
         members = np.flatnonzero(labels == value)
         class_groups = np.unique(groups[members])
         if class_groups.size < 2:
-            take, _ = stratified_split(np.zeros(members.size), fraction=fraction, seed=seed)
-            selected.append(members[take])
+            if members.size >= 5:  # too few pixels to spare any otherwise
+                take, _ = stratified_split(np.zeros(members.size), fraction=fraction, seed=seed)
+                selected.append(members[take])
             continue
         rng.shuffle(class_groups)
         target = fraction * members.size
