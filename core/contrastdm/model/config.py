@@ -47,6 +47,9 @@ class LearnerConfig:
     encoder_lr_scale: float = 1.0  # encoder learning rate relative to the head's after pre-training
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
+    # Real patches are drawn with probability ~ n_class ** -class_balance (0: uniform, 1: equal per class), so a class
+    # with a handful of pixels is not drowned out by classes with hundreds.
+    class_balance: float = 0.5
     # Self-training on unlabelled pixels (only in the semi-supervised configurations, i.e. never
     # when contrastive_epochs == 0 and synthetic and refine are both off): confident predictions on
     # a pool of unlabelled patches become extra training samples, refreshed a few times.

@@ -294,6 +294,10 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
         noise_std=cfg.aug_noise, scale_std=cfg.aug_scale, band_drop=cfg.aug_band_drop, shift=cfg.aug_shift,
     )
     use_reg = cfg.diffusion_reg_weight > 0 and net.diffusion is not None
+    weights = None
+    if cfg.class_balance > 0:
+        counts = torch.bincount(y_tr.cpu(), minlength=net.n_classes).double()
+        weights = counts[y_tr.cpu()].pow(-cfg.class_balance)
     best = (-1.0, -math.inf)
     best_epoch, best_state = 0, None
     order = torch.empty(0, dtype=torch.long)
@@ -316,9 +320,12 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
         running = 0.0
         for _ in range(steps_per_epoch):
             stop.check()
-            if len(order) < bs:  # reshuffle when the current pass is used up
-                order = torch.cat([order, torch.randperm(n, generator=gen)])
-            idx, order = order[:bs], order[bs:]
+            if weights is not None:
+                idx = torch.multinomial(weights, bs, replacement=True, generator=gen)
+            else:
+                if len(order) < bs:  # reshuffle when the current pass is used up
+                    order = torch.cat([order, torch.randperm(n, generator=gen)])
+                idx, order = order[:bs], order[bs:]
             xb = augment(x_tr[idx].to(dev), gen)
             yb = y_tr[idx].to(dev)
             n_p = 0
