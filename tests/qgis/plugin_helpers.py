@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
-from qgis.core import QgsProcessingFeedback
+from qgis.core import QgsApplication, QgsProcessingFeedback
 
 # Tiny training settings (Processing parameter values): every stage runs, in seconds, on 2 CPU cores.
 TINY = {"PRESET": "fast", "CONTRASTIVE_EPOCHS": 1, "DIFFUSION_STEPS": 10, "FINETUNE_EPOCHS": 2,
@@ -65,3 +66,14 @@ def cancel_after_first_progress(feedback):
 def engine_pid(feedback):
     started = [t for t in feedback.kinds("debug") if t.startswith("ContrastDM engine started (pid ")]
     return int(started[0].split("(pid ")[1].split(")")[0])
+
+
+def wait_for(condition, timeout: float = 300.0) -> None:
+    """Process Qt events until ``condition()`` holds (tasks and signals need the event loop)."""
+    app = QgsApplication.instance()
+    end = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < end, "timed out"
+        app.processEvents()
+        time.sleep(0.02)
+    app.processEvents()

@@ -4,26 +4,15 @@ algorithm (tiny training) that end as styled layers in a group, are cancelled cl
 from __future__ import annotations
 
 import os
-import time
 from pathlib import Path
 
 import pytest
-from plugin_helpers import TINY, pid_alive
+from plugin_helpers import TINY, pid_alive, wait_for
 from plugin_scenes import write_scene
-from qgis.core import Qgis, QgsApplication, QgsLayerTreeGroup, QgsProject, QgsRasterLayer, QgsVectorLayer
+from qgis.core import Qgis, QgsLayerTreeGroup, QgsProject, QgsRasterLayer, QgsVectorLayer
 
 from contrastdm_qgis.dialog import ContrastDMDialog, default_outputs
 from contrastdm_qgis.dialog_run import estimate_remaining, eta_text, format_duration
-
-
-def wait_for(condition, timeout=300.0):
-    app = QgsApplication.instance()
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        app.processEvents()
-        time.sleep(0.02)
-    app.processEvents()
 
 
 @pytest.fixture

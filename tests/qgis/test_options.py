@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import pytest
-from qgis.core import QgsApplication
+from plugin_helpers import wait_for
 
 from contrastdm_qgis import engine_jobs, settings
 from contrastdm_qgis.engine_setup import Step
@@ -15,14 +14,6 @@ from contrastdm_qgis.options_page import EngineOptionsFactory, EngineWidget, def
 SYSTEM_PYTHON = "/usr/bin/python3"  # Debian's Python: QGIS's bindings, no torch
 
 
-def wait_for(condition, timeout=60.0):
-    app = QgsApplication.instance()
-    end = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < end, "timed out"
-        app.processEvents()
-        time.sleep(0.02)
-    app.processEvents()
 
 
 @pytest.fixture
