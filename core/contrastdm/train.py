@@ -19,6 +19,7 @@ from .preprocess import fit_preprocessor, sample_pixels
 from .sampling import extract_patches, sample_unlabelled
 
 PREPROCESS_PIXELS = 200_000
+UNLABELLED_SAMPLES = 20_000  # label-free patches for contrastive learning, drawn over the whole scene
 
 
 @dataclass
@@ -143,7 +144,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
             if y_val.size == 0:
                 raise InputError("the validation vector covers no usable pixel of the raster")
 
-        budget = max_unlabelled or getattr(config, "unlabelled_samples", 20000)
+        budget = max_unlabelled or UNLABELLED_SAMPLES
         rows, cols = sample_unlabelled(info, budget, config.seed)
         unlabelled, valid = extract_patches(ds, info, rows, cols, config.patch_size, preprocessor, feedback, "read")
         unlabelled = unlabelled[valid]

@@ -102,10 +102,11 @@ def _normalise(value):
     return text or None
 
 
-def build_class_table(values, colors=None) -> ClassTable:
+def build_class_table(values) -> ClassTable:
     """Integer values 1..65535 keep their value as id; anything else gets ids 1..K in sorted name order."""
-    distinct = sorted({v for v in values if v is not None}, key=lambda v: (isinstance(v, str), str(v) if isinstance(v, str) else v))
+    distinct = {v for v in values if v is not None}
     if all(isinstance(v, int) and 1 <= v <= 65535 for v in distinct):
+        distinct = sorted(distinct)
         return ClassTable(tuple(distinct), tuple(str(v) for v in distinct))
     names = sorted({str(v) for v in distinct})
     return ClassTable(tuple(range(1, len(names) + 1)), tuple(names))
@@ -247,7 +248,7 @@ def _resolve_overlaps(keys: np.ndarray, class_ids: np.ndarray) -> tuple[np.ndarr
 
 
 def load_labels(path, class_field: str, raster_info, feedback=None, classes: ClassTable | None = None,
-                colors=None, source: str = "training vector", layer: str | None = None) -> LabelledPixels:
+                source: str = "training vector", layer: str | None = None) -> LabelledPixels:
     """Read a vector and return its labelled pixels on the raster's grid.
 
     ``classes`` fixes the class table (validation and test vectors must use the training one); features
