@@ -248,8 +248,9 @@ def _install_signal_handlers(feedback) -> None:
     def handler(signum, frame):
         if feedback.cancelled() and signum == signal.SIGINT:
             raise KeyboardInterrupt
+        # Only set the flag: the handler may interrupt the main thread while it holds the output lock, and
+        # writing from here could deadlock. The job reports the cancellation when it stops.
         feedback.cancel()
-        feedback.message("cancelling: stopping at the next step and removing partial outputs", "warning")
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:

@@ -134,7 +134,7 @@ class JsonlFeedback(BaseFeedback):
     def __init__(self, stream: IO[str] | None = None) -> None:
         super().__init__()
         self.stream = stream or sys.stdout
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may emit while the main thread does
         self._last: tuple[str, float] = ("", -1.0)
 
     def emit(self, event: dict) -> None:
