@@ -7,7 +7,6 @@ end-to-end tests run the real engine.
 import json
 import sys
 import textwrap
-import time
 
 import pytest
 from plugin_helpers import RecordingFeedback, cancel_after_first_progress, engine_pid, pid_alive
@@ -69,7 +68,8 @@ def test_handler_keeps_the_first_line_of_an_error():
 
 
 def script(body: str) -> list[str]:
-    return [sys.executable, "-c", textwrap.dedent(body)]
+    # -u: the real engine runs unbuffered too (engine_runner sets PYTHONUNBUFFERED), so lines arrive as printed.
+    return [sys.executable, "-u", "-c", textwrap.dedent(body)]
 
 
 def test_run_process_returns_the_result_event():
@@ -131,8 +131,8 @@ def test_missing_interpreter_is_reported():
 SLOW_CHILD = """
     import json, signal, sys, time
     {handler}
-    print(json.dumps({{"type": "progress", "stage": "contrastive", "fraction": 0.1, "message": "epoch 1/9"}}))
     open({output!r}, "w").write("partial")
+    print(json.dumps({{"type": "progress", "stage": "contrastive", "fraction": 0.1, "message": "epoch 1/9"}}))
     for i in range(600):
         time.sleep(0.1)
 """
@@ -146,12 +146,12 @@ def test_cancel_sends_sigterm_and_the_child_ends(tmp_path):
     handler = ("import os\n"
                f"signal.signal(signal.SIGTERM, lambda *a: (os.remove({str(output)!r}), sys.exit(130)))")
     argv = script(textwrap.dedent(SLOW_CHILD).format(handler=handler, output=str(output)))
-    start = time.monotonic()
     with pytest.raises(QgsProcessingException, match="^Cancelled by the user"):
-        run_process(argv, None, feedback, EngineEventHandler("train", feedback), outputs=[str(output)])
-    assert time.monotonic() - start < 5
+        run_process(argv, None, feedback, EngineEventHandler("train", feedback), outputs=[str(output)],
+                    grace_s=60.0)
+    assert not any("killing it" in text for text in feedback.kinds("warning"))  # SIGTERM sufficed
     assert not pid_alive(engine_pid(feedback))
-    assert not output.exists()
+    assert not output.exists()  # removed by the child's own handler: the runner removes outputs only after a kill
 
 
 def test_cancel_kills_a_child_that_ignores_sigterm(tmp_path):
