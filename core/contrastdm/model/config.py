@@ -36,7 +36,13 @@ class LearnerConfig:
     synthetic: bool = True
     synthetic_per_class: int = 128
     synthetic_weight: float = 0.5
-    diffusion_reg_weight: float = 0.0
+    diffusion_reg_weight: float = 0.0  # only with diffusion_stage "pretrained" (a model fitted before fine-tuning)
+    # Where the diffusion model learns its features: "finetuned" (after fine-tuning: synthetic features and
+    # refinement live in the space the head classifies; the head is then retrained on real + synthetic
+    # features with the encoder frozen) or "pretrained" (contrastive features, synthetic features mixed
+    # into fine-tuning while the encoder still moves away from them).
+    diffusion_stage: str = "finetuned"
+    head_epochs: int = 30  # head retraining on real + synthetic features (diffusion_stage "finetuned")
     refine: bool = False
     refine_strength: float = 0.2  # set to 0 by fit() when validation says refinement does not help
     # -- supervised fine-tuning --------------------------------------------------------------------
@@ -59,6 +65,9 @@ class LearnerConfig:
     pseudo_label_start: float = 0.3  # fraction of fine-tuning epochs before the first round
     pseudo_label_rounds: int = 3
     validation_fraction: float = 0.2
+    # After model selection on a carved validation slice, train again on every labelled sample for the
+    # selected number of epochs (the slice is ~20% of the labels: too many to leave out when labels are scarce).
+    refit_all: bool = True
     # -- augmentation ------------------------------------------------------------------------------
     aug_noise: float = 0.05
     aug_scale: float = 0.1

@@ -162,8 +162,11 @@ def fit(
     if unl is not None and tuple(unl.shape[1:]) != tuple(x_tr.shape[1:]):
         raise InputError(f"unlabelled patches {list(unl.shape[1:])} differ from training patches {list(x_tr.shape[1:])}")
 
+    if cfg.diffusion_stage not in ("finetuned", "pretrained"):
+        raise InputError(f"diffusion_stage must be 'finetuned' or 'pretrained', not {cfg.diffusion_stage!r}")
     history: dict[str, list[float]] = {"contrastive": [], "diffusion": [], "finetune": [], "val_oa": []}
     validation: dict[str, Any] = {}
+    x_all, y_all = x_tr, y_tr
     if x_val is not None and y_val is not None and len(y_val) > 0:
         x_va, y_va = _to_tensor(x_val, torch.float32), _to_tensor(y_val, torch.long)
         validation.update(source="given", n=int(len(y_va)))
@@ -198,25 +201,57 @@ def fit(
             )
             pretrained = True
 
-        # 2. Feature diffusion ---------------------------------------------------------------------
+        # 2. Feature diffusion on the pre-trained features (diffusion_stage "pretrained") ----------------
         synthetic = None
-        if net.diffusion is not None:
-            synthetic = _fit_diffusion(net, cfg, x_tr, y_tr, unl, dev, gen, autocast, progress, stop, history)
+        late_diffusion = net.diffusion is not None and cfg.diffusion_stage == "finetuned"
+        if net.diffusion is not None and not late_diffusion:
+            synthetic, _ = _fit_diffusion(net, cfg, x_tr, y_tr, unl, dev, gen, autocast, progress, stop, history)
 
         # 3. Fine-tuning ----------------------------------------------------------------------------
         semi_supervised = cfg.contrastive_epochs > 0 or cfg.synthetic or cfg.refine
         pool = None
         if semi_supervised and unl is not None and cfg.pseudo_label_per_class > 0:
             pool = unl[torch.randperm(len(unl), generator=gen)[: cfg.pseudo_label_pool]]
+        refit = cfg.refit_all and validation["source"] == "carved" and len(y_va) > 0
+        start_state = copy.deepcopy(net.state_dict()) if refit else None
+        select_progress = (lambda s, f, m="": progress(s, 0.5 * f, m)) if refit else progress
         best_epoch, best_oa = _finetune(
-            net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen, autocast, progress, stop, history,
-            pool,
+            net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen, autocast, select_progress, stop,
+            history, pool,
         )
         validation.update(best_epoch=best_epoch, oa=best_oa)
 
         # 4. Refinement is kept only where validation says it helps ------------------------------
-        if cfg.refine and net.diffusion is not None:
+        if cfg.refine and net.diffusion is not None and not late_diffusion:
             validation["refine"] = _choose_refinement(net, cfg, x_va, y_va, dev)
+
+        # 5. Same schedule on every label, stopped at the selected epoch ----------------------------
+        if refit:
+            strength = net.config.refine_strength
+            net.load_state_dict(start_state)
+            refit_history: dict[str, list] = {"finetune": []}
+            _finetune(net, cfg, x_all, y_all, x_all[:0], y_all[:0], synthetic, pretrained, dev, gen, autocast,
+                      lambda s, f, m="": progress(s, 0.5 + 0.5 * f, m), stop, refit_history, pool,
+                      stop_after=best_epoch)
+            history["finetune_refit"] = refit_history["finetune"]
+            net.config.refine_strength = strength
+            validation.update(refit_samples=int(len(y_all)), refit_epochs=best_epoch)
+
+        # 6. Feature diffusion on the fine-tuned features (diffusion_stage "finetuned") -----------------
+        if late_diffusion:
+            x_fit, y_fit = (x_all, y_all) if refit else (x_tr, y_tr)
+            retrain = cfg.synthetic and cfg.synthetic_weight > 0 and cfg.head_epochs > 0
+            share = 0.9 if retrain else 1.0  # the head's retraining reports the last tenth of the stage
+            synthetic, real = _fit_diffusion(net, cfg, x_fit, y_fit, unl, dev, gen, autocast,
+                                             lambda s, f, m="": progress(s, share * f, m), stop, history)
+            if retrain:
+                validation["head"] = _retrain_head(
+                    net, cfg, real, synthetic, None if refit else (x_va, y_va), dev, gen, stop, history,
+                    lambda f: progress("diffusion", share + (1 - share) * f,
+                                       "retraining the classifier on real and synthetic features"))
+            if cfg.refine:
+                validation["refine"] = (_choose_refinement(net, cfg, x_va, y_va, dev) if not refit else
+                                        _refinement_unchecked(net, cfg))
         net.eval()
     return FitResult(network=net, history=history, validation=validation)
 
@@ -245,7 +280,7 @@ def _fit_diffusion(net, cfg, x_tr, y_tr, unl, dev, gen, autocast, progress, stop
     )
     net.diffusion.requires_grad_(False)
     if not n_sample:
-        return None
+        return None, (feats, labels)
     classes = torch.unique(y_tr)
     y_syn = classes.repeat_interleave(cfg.synthetic_per_class)
     out = []
@@ -254,7 +289,51 @@ def _fit_diffusion(net, cfg, x_tr, y_tr, unl, dev, gen, autocast, progress, stop
         stop.check()
         out.append(net.diffusion.sample(y_syn[i:i + chunk].to(dev), cfg.ddim_steps, cfg.guidance, generator=gen))
         progress("diffusion", train_share + (1 - train_share) * min(1.0, (i + chunk) / len(y_syn)), "sampling synthetic features")
-    return torch.cat(out), y_syn.to(dev)
+    return (torch.cat(out), y_syn.to(dev)), (feats, labels)
+
+
+def _retrain_head(net, cfg, real, synthetic, validation, dev, gen, stop, history, progress) -> dict:
+    """Retrain the head, encoder frozen, on real feature views plus synthetic features of the same space.
+
+    Scarce classes get as many synthetic features as any other, so the head sees them as often as the
+    others. With an untouched validation split the retrained head is kept only if it is not worse there.
+    """
+    feats, labels = real
+    before = copy.deepcopy(net.head.state_dict())
+    oa_before = _accuracy(net, *validation, dev)[0] if validation is not None and len(validation[1]) else None
+    opt = torch.optim.AdamW(net.head.parameters(), lr=cfg.learning_rate * 0.25, weight_decay=cfg.weight_decay)
+    bs = min(cfg.batch_size, len(labels))
+    steps_per_epoch = max(cfg.min_steps_per_epoch, math.ceil(len(labels) / bs))
+    total = steps_per_epoch * cfg.head_epochs
+    sched = warmup_cosine(opt, total, 0.1)
+    weights = None
+    if cfg.class_balance > 0:
+        counts = torch.bincount(labels.cpu(), minlength=net.n_classes).double()
+        weights = counts[labels.cpu()].pow(-cfg.class_balance)
+    losses = []
+    net.head.train()
+    for step in range(total):
+        stop.check()
+        idx = (torch.multinomial(weights, bs, replacement=True, generator=gen) if weights is not None
+               else torch.randint(0, len(labels), (bs,), generator=gen)).to(dev)
+        s_idx = torch.randint(0, len(synthetic[1]), (bs,), generator=gen).to(dev)
+        loss = F.cross_entropy(net.head(feats[idx]).float(), labels[idx], label_smoothing=cfg.label_smoothing)
+        loss = loss + cfg.synthetic_weight * F.cross_entropy(
+            net.head(synthetic[0][s_idx]).float(), synthetic[1][s_idx], label_smoothing=cfg.label_smoothing)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+        progress((step + 1) / total)
+    net.head.eval()
+    history["head"] = losses[steps_per_epoch - 1::steps_per_epoch]
+    if oa_before is None:
+        return {"retrained": True, "note": "no untouched validation data"}
+    oa_after = _accuracy(net, *validation, dev)[0]
+    if oa_after < oa_before:
+        net.head.load_state_dict(before)
+    return {"retrained": oa_after >= oa_before, "oa_without": oa_before, "oa_with": oa_after}
 
 
 @torch.no_grad()
@@ -276,8 +355,11 @@ def _pseudo_labels(net, cfg, pool, n_classes, dev, stop) -> tuple[torch.Tensor, 
 
 
 def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen, autocast, progress, stop, history,
-              pool=None):
-    """End-to-end supervised training with synthetic features mixed into the head's batches."""
+              pool=None, stop_after=None):
+    """End-to-end supervised training with synthetic features mixed into the head's batches.
+
+    The learning-rate schedule always spans ``finetune_epochs``; ``stop_after`` ends training early, at the
+    same point of that schedule (a refit replaying a selected epoch)."""
     enc_lr = cfg.learning_rate * (cfg.encoder_lr_scale if pretrained else 1.0)
     opt = torch.optim.AdamW(
         [{"params": net.encoder.parameters(), "lr": enc_lr}, {"params": net.head.parameters(), "lr": cfg.learning_rate}],
@@ -293,7 +375,8 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
     augment = HyperspectralAugment(
         noise_std=cfg.aug_noise, scale_std=cfg.aug_scale, band_drop=cfg.aug_band_drop, shift=cfg.aug_shift,
     )
-    use_reg = cfg.diffusion_reg_weight > 0 and net.diffusion is not None
+    # Needs a diffusion model that is fitted already, i.e. before fine-tuning.
+    use_reg = cfg.diffusion_reg_weight > 0 and net.diffusion is not None and cfg.diffusion_stage == "pretrained"
     weights = None
     if cfg.class_balance > 0:
         counts = torch.bincount(y_tr.cpu(), minlength=net.n_classes).double()
@@ -309,7 +392,8 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
         span = max(1, epochs - first)
         rounds = {first + (r * span) // cfg.pseudo_label_rounds for r in range(cfg.pseudo_label_rounds)}
     history.setdefault("pseudo_labels", [])
-    for epoch in range(epochs):
+    run_epochs = epochs if stop_after is None else max(1, min(epochs, int(stop_after)))
+    for epoch in range(run_epochs):
         if epoch in rounds and epoch > 0:
             p_idx, p_lab = _pseudo_labels(net, cfg, pool, net.n_classes, dev, stop)
             history["pseudo_labels"].append(int(len(p_idx)))
@@ -352,7 +436,7 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
             sched.step()
             running += float(loss.detach())
             step += 1
-            progress("finetune", step / total, f"epoch {epoch + 1}/{epochs}")
+            progress("finetune", step / (steps_per_epoch * run_epochs), f"epoch {epoch + 1}/{run_epochs}")
         history["finetune"].append(running / steps_per_epoch)
         if len(y_va):
             oa, vloss = _accuracy(net, x_va, y_va, dev)
@@ -367,6 +451,13 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
         best_epoch = epochs
     net.eval()
     return best_epoch, (best[0] if best_state is not None else None)
+
+
+def _refinement_unchecked(net, cfg) -> dict:
+    """Every label went into the refit: nothing is left to show refinement helps, so it stays off."""
+    net.config.refine_strength = 0.0
+    return {"requested_strength": cfg.refine_strength, "strength": 0.0,
+            "note": "no untouched validation data after the refit"}
 
 
 def _choose_refinement(net, cfg, x_va, y_va, dev) -> dict:
