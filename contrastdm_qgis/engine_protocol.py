@@ -32,20 +32,37 @@ STAGE_WEIGHTS = {
 }
 
 
+# The training stages may come in either order (the diffusion model is fitted before or after fine-tuning)
+# and may be skipped; every other stage keeps its place in STAGE_ORDER.
+TRAINING_STAGES = ("contrastive", "diffusion", "finetune")
+
+
 class ProgressMapper:
-    """Maps (stage, fraction of stage) to an overall percentage that never goes back."""
+    """Maps (stage, fraction of stage) to an overall percentage that never goes back.
+
+    When a stage starts, the stages already seen are over, and so are the stages before it in STAGE_ORDER
+    (skipped ones included), except that a training stage does not close a training stage yet to come.
+    """
 
     def __init__(self, command: str) -> None:
         self.weights = STAGE_WEIGHTS.get(command, {stage: 1 for stage in STAGE_ORDER})
         self.total = float(sum(self.weights.values())) or 1.0
+        self.fractions: dict[str, float] = {}
         self.percent = 0.0
 
     def update(self, stage: str, fraction: float) -> float:
-        if stage in STAGE_ORDER and stage in self.weights:
-            index = STAGE_ORDER.index(stage)
-            done = sum(self.weights.get(s, 0) for s in STAGE_ORDER[:index])
-            fraction = min(max(float(fraction), 0.0), 1.0)
-            self.percent = max(self.percent, 100.0 * (done + self.weights[stage] * fraction) / self.total)
+        if stage not in STAGE_ORDER or stage not in self.weights:
+            return self.percent
+        if stage not in self.fractions:
+            for seen in self.fractions:
+                self.fractions[seen] = 1.0
+            for before in STAGE_ORDER[:STAGE_ORDER.index(stage)]:
+                if not (stage in TRAINING_STAGES and before in TRAINING_STAGES):
+                    self.fractions[before] = 1.0
+        fraction = min(max(float(fraction), 0.0), 1.0)
+        self.fractions[stage] = max(self.fractions.get(stage, 0.0), fraction)
+        done = sum(self.weights.get(s, 0) * f for s, f in self.fractions.items())
+        self.percent = max(self.percent, 100.0 * done / self.total)
         return self.percent
 
 

@@ -35,6 +35,20 @@ def test_progress_mapper_weights_stages_and_never_goes_back():
     assert classify.update("classify", 0.5) == pytest.approx(100 * (5 + 5 + 2 + 44) / 100)
 
 
+def test_progress_mapper_takes_training_stages_in_either_order():
+    weights = engine_protocol.STAGE_WEIGHTS["train"]
+    total = sum(weights.values())
+    late = ProgressMapper("train")  # diffusion fitted on the fine-tuned features
+    seen = [late.update(stage, f) for stage in ("read", "preprocess", "contrastive", "finetune", "diffusion")
+            for f in (0.0, 0.5, 1.0)]
+    assert seen == sorted(seen) and seen[-1] == pytest.approx(100 * (total - weights["save"] - weights["evaluate"]) / total)
+    # finetune half done: read, preprocess and contrastive over; diffusion still to come
+    assert seen[10] == pytest.approx(100 * (3 + 4 + weights["contrastive"] + weights["finetune"] / 2) / total)
+    supervised = ProgressMapper("train")  # contrastive and diffusion skipped: counted once training is over
+    assert supervised.update("finetune", 1.0) == pytest.approx(100 * (3 + 4 + weights["finetune"]) / total)
+    assert supervised.update("save", 0.0) == pytest.approx(100 * (total - weights["save"] - weights["evaluate"]) / total)
+
+
 def test_handler_maps_lines_to_feedback():
     feedback = RecordingFeedback()
     handler = EngineEventHandler("run", feedback)

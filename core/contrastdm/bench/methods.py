@@ -10,9 +10,12 @@ default preset (whatever the model package currently ships):
 - ``cnn``: the same encoder trained purely supervised (``contrastive_epochs=0, synthetic=False, refine=False``);
 - ``cdm-head``: contrastive pre-training, then the head with a minimal encoder fine-tune
   (``synthetic=False, refine=False, encoder_lr_scale=0.1``), no diffusion model;
-- ``cdm-synth``: + diffusion synthetic features mixed into fine-tuning (``synthetic=True, refine=False``);
-- ``cdm-refine``: + diffusion refinement of features at inference (``synthetic=True, refine=True``; fit keeps
-  refinement only where the validation split says it helps);
+- ``cdm-nosynth``: contrastive pre-training and a full fine-tune, no diffusion model (``synthetic=False``): the
+  default minus its diffusion stage;
+- ``cdm-early``: the diffusion model fitted on the pre-trained features and its synthetic features mixed into
+  fine-tuning (``diffusion_stage="pretrained"``), instead of fitted on the fine-tuned features;
+- ``cdm-refine``: the default + diffusion refinement of features at inference (``refine=True``); refinement is
+  judged on the validation slice, so this variant keeps the slice out of training (``refit_all=False``);
 - ``contrastdm``: the default configuration, unchanged.
 """
 
@@ -283,12 +286,16 @@ def _head(base):
                 encoder_lr_scale=min(0.1, base.encoder_lr_scale))
 
 
-def _synth(base):
-    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=True, refine=False)
+def _nosynth(base):
+    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=False, refine=False)
+
+
+def _early(base):
+    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=True, diffusion_stage="pretrained")
 
 
 def _refine(base):
-    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=True, refine=True)
+    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=True, refine=True, refit_all=False)
 
 
 def _default(base):
@@ -304,10 +311,12 @@ METHODS = {
     "ssftt": SSFTTMethod,
     "cdm-head": lambda: Learner("cdm-head", "contrastive pre-training, then head + minimal encoder fine-tune "
                                 "(encoder lr x0.1), no diffusion", _head),
-    "cdm-synth": lambda: Learner("cdm-synth", "contrastive pre-training + diffusion synthetic features, "
-                                 "full fine-tune, no refinement", _synth),
-    "cdm-refine": lambda: Learner("cdm-refine", "contrastive + synthetic features + diffusion refinement "
-                                  "(kept when validation says it helps)", _refine),
+    "cdm-nosynth": lambda: Learner("cdm-nosynth", "contrastive pre-training + full fine-tune, no diffusion "
+                                   "model", _nosynth),
+    "cdm-early": lambda: Learner("cdm-early", "diffusion fitted on the pre-trained features, synthetic features "
+                                 "mixed into fine-tuning", _early),
+    "cdm-refine": lambda: Learner("cdm-refine", "the default + diffusion refinement at inference (kept when "
+                                  "validation says it helps; no refit)", _refine),
     "contrastdm": lambda: Learner("contrastdm", "ContrastDM, the engine's default configuration", _default),
 }
 BASELINES = ("svm", "rf", "mlp1d", "cnn", "ssftt")

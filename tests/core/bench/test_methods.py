@@ -20,10 +20,12 @@ def test_ablations_map_onto_the_learner_config():
     assert cnn.contrastive_epochs == 0 and not cnn.synthetic and not cnn.refine
     head = _config("cdm-head")
     assert head.contrastive_epochs > 0 and not head.synthetic and not head.refine and head.encoder_lr_scale <= 0.1
-    synth = _config("cdm-synth")
-    assert synth.contrastive_epochs > 0 and synth.synthetic and not synth.refine
+    nosynth = _config("cdm-nosynth")
+    assert nosynth.contrastive_epochs > 0 and not nosynth.synthetic and not nosynth.refine
+    early = _config("cdm-early")
+    assert early.synthetic and early.diffusion_stage == "pretrained" and base.diffusion_stage == "finetuned"
     refine = _config("cdm-refine")
-    assert refine.synthetic and refine.refine
+    assert refine.synthetic and refine.refine and not refine.refit_all
     full = _config("contrastdm")
     assert full.replace(patch_size=base.patch_size, seed=base.seed) == base
     assert full.patch_size == 9 and full.seed == 5
@@ -33,7 +35,8 @@ def test_ablations_map_onto_the_learner_config():
 
 
 def test_every_listed_method_is_built():
-    assert list(METHODS) == ["svm", "rf", "mlp1d", "cnn", "ssftt", "cdm-head", "cdm-synth", "cdm-refine", "contrastdm"]
+    assert list(METHODS) == ["svm", "rf", "mlp1d", "cnn", "ssftt", "cdm-head", "cdm-nosynth", "cdm-early",
+                             "cdm-refine", "contrastdm"]
     for name in METHODS:
         assert make_method(name).name == name
 
