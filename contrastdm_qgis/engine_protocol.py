@@ -11,7 +11,7 @@ import time
 
 from qgis.core import QgsProcessingFeedback
 
-STAGE_ORDER = ["read", "preprocess", "contrastive", "diffusion", "finetune", "save", "classify", "evaluate"]
+STAGE_ORDER = ["read", "preprocess", "contrastive", "finetune", "diffusion", "save", "classify", "evaluate"]
 STAGE_LABELS = {
     "read": "Reading the data",
     "preprocess": "Preprocessing",

@@ -41,7 +41,7 @@ def test_run_with_jsonl_progress(scene, tmp_path):
             stages.append(event["stage"])
         if event["type"] == "progress":
             assert 0.0 <= event["fraction"] <= 1.0
-    assert stages == ["read", "preprocess", "contrastive", "diffusion", "finetune", "save", "classify", "evaluate"]
+    assert stages == ["read", "preprocess", "contrastive", "finetune", "diffusion", "save", "classify", "evaluate"]
     result = stream[-1]
     assert result["type"] == "result" and result["command"] == "run"
     assert result["metrics"]["overall_accuracy"] > 90
