@@ -167,14 +167,16 @@ def _history_png(history: dict) -> Optional[str]:
     from matplotlib.ticker import MaxNLocator
 
     n = len(stages)
-    fig = _figure(3.6 * n, 2.8)
+    columns = min(n, 4)
+    rows = -(-n // columns)
+    fig = _figure(3.6 * columns, 2.8 * rows)
     for i, (name, values) in enumerate(stages, start=1):
-        ax = fig.add_subplot(1, n, i)
+        ax = fig.add_subplot(rows, columns, i)
         ax.plot(range(1, len(values) + 1), values, color="#1f77b4", linewidth=1.5)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(_mpl_text(name), fontsize=10)
         ax.set_xlabel("epoch", fontsize=8)
-        if i == 1:
+        if i % columns == 1 or columns == 1:
             ax.set_ylabel("loss", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(True, alpha=0.3)
