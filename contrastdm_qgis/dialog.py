@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import os
 from datetime import datetime
-from pathlib import Path
 
-from qgis.core import Qgis, QgsMapLayerProxyModel, QgsRasterLayer
+from qgis.core import Qgis, QgsMapLayerProxyModel
 from qgis.gui import (
     QgsCollapsibleGroupBox,
     QgsFieldComboBox,
@@ -50,37 +49,13 @@ from .class_preview import class_summary
 from .dialog_run import RunController, add_results_to_project, eta_text, format_duration
 from .i18n import N_, tr
 from .options_page import EngineWidget
+from .outputs import default_outputs, raster_file
 
 PRESET_HELP = {
     "fast": N_("A first look in minutes: short training, small model."),
     "balanced": N_("Good maps for most work."),
     "best": N_("Final maps: longest training, features refined by the diffusion model."),
 }
-OUTPUT_SUFFIXES = {"map": "_classes.tif", "confidence": "_confidence.tif", "model": "_model.safetensors",
-                   "report": "_report.html"}
-
-
-def default_outputs(raster_path: str, exists=os.path.exists, fallback_dir: str | None = None) -> dict[str, str]:
-    """Output paths next to the raster (``<stem>_classes.tif``, ...), numbered so no existing file is replaced."""
-    raster = Path(raster_path) if raster_path else None
-    folder = raster.parent if raster is not None and raster.parent.is_dir() and os.access(raster.parent, os.W_OK) \
-        else Path(fallback_dir or Path.home())
-    stem = raster.stem if raster is not None else "contrastdm"
-    for number in range(1, 1000):
-        name = stem if number == 1 else f"{stem}_{number}"
-        candidate = {key: str(folder / (name + suffix)) for key, suffix in OUTPUT_SUFFIXES.items()}
-        if not any(exists(path) for path in candidate.values()):
-            return candidate
-    return candidate
-
-
-def raster_file(layer: QgsRasterLayer | None) -> str:
-    if layer is None or layer.providerType() != "gdal":
-        return ""
-    source = layer.source().split("|")[0]
-    return source if os.path.isfile(source) else ""
-
-
 class ContrastDMDialog(QDialog):
     def __init__(self, iface=None, parent=None) -> None:
         super().__init__(parent or (iface.mainWindow() if iface is not None else None))

@@ -11,8 +11,9 @@ from plugin_helpers import TINY, pid_alive, wait_for
 from plugin_scenes import write_scene
 from qgis.core import Qgis, QgsLayerTreeGroup, QgsProject, QgsRasterLayer, QgsVectorLayer
 
-from contrastdm_qgis.dialog import ContrastDMDialog, default_outputs
+from contrastdm_qgis.dialog import ContrastDMDialog
 from contrastdm_qgis.dialog_run import estimate_remaining, eta_text, format_duration
+from contrastdm_qgis.outputs import default_outputs
 
 
 @pytest.fixture
