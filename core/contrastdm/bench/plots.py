@@ -105,13 +105,19 @@ def tsne_plots(output_dir: Path, runs: list[dict]) -> list[Path]:
 
     plt = _pyplot()
     paths = []
+    current = {output_dir / "plots" / f"{run['run_id']}_tsne.png" for run in runs if run.get("embedding_file")}
+    for stale in set((output_dir / "plots").glob("*_tsne.png")) - current:
+        stale.unlink()  # its run was redone without features (or removed): the picture no longer matches
     for run in runs:
         if not run.get("embedding_file"):
             continue
         path = output_dir / "plots" / f"{run['run_id']}_tsne.png"
         source = output_dir / run["embedding_file"]
-        if not source.is_file() or (path.is_file() and path.stat().st_mtime >= source.stat().st_mtime):
-            continue  # t-SNE is slow: redrawn only when its features changed
+        if not source.is_file():
+            continue
+        if path.is_file() and path.stat().st_mtime >= source.stat().st_mtime:
+            paths.append(path)  # t-SNE is slow: redrawn only when its features changed
+            continue
         with np.load(source) as data:
             before, after = data["before"].astype(np.float32), data["after"].astype(np.float32)
             labels, strength = data["labels"], float(data["strength"])

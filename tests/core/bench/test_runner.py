@@ -93,10 +93,15 @@ def test_main_takes_the_cli_namespace_and_draws_plots(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "load_scene", tiny_scene)
     args = SimpleNamespace(output_dir=str(tmp_path / "b"), quick=True, methods="rf,mlp1d", protocols="shot-10",
                            seeds="0", device="cpu", patch_size=5, threads=1)
+    stale = tmp_path / "b" / "plots" / "indian-pines__shot-10__contrastdm__seed0_tsne.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"a picture of features from a run that no longer exists")
     result = runner.main(args)
     assert set(result["outputs"]) >= {"table", "runs", "splits", "plots"}
     plots = sorted(p.name for p in (tmp_path / "b" / "plots").glob("*.png"))
-    assert plots == ["indian-pines_shot-10_maps_seed0.png", "indian-pines_shot-10_oa.png"]
+    assert plots == ["indian-pines_shot-10_maps_seed0.png", "indian-pines_shot-10_oa.png"]  # the stale t-SNE is gone
+    index = json.loads((tmp_path / "b" / "plots" / "index.json").read_text())
+    assert sorted(index) == ["plots/" + name for name in plots]
     assert result["metrics"]["summary"]["indian-pines"]["shot-10"]["rf"] > 50
 
 
