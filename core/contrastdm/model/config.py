@@ -101,8 +101,10 @@ PRESETS: dict[str, LearnerConfig] = {
         finetune_epochs=40,
     ),
     "balanced": LearnerConfig(),
+    # Refinement needs an untouched validation slice to be judged on, so 'best' does not refit on it.
     "best": LearnerConfig(
         contrastive_epochs=12, diffusion_steps=3000, synthetic_per_class=256, finetune_epochs=150, refine=True,
+        refit_all=False,
     ),
 }
 DEFAULT_PRESET = "balanced"
