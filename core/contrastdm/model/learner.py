@@ -292,6 +292,14 @@ def _fit_diffusion(net, cfg, x_tr, y_tr, unl, dev, gen, autocast, progress, stop
     return (torch.cat(out), y_syn.to(dev)), (feats, labels)
 
 
+def _balance_weights(labels: torch.Tensor, n_classes: int, power: float) -> Optional[torch.Tensor]:
+    """Sampling weight n_class ** -power per sample (None when power is 0: uniform sampling)."""
+    if power <= 0:
+        return None
+    counts = torch.bincount(labels.cpu(), minlength=n_classes).double()
+    return counts[labels.cpu()].pow(-power)
+
+
 def _retrain_head(net, cfg, real, synthetic, validation, dev, gen, stop, history, progress) -> dict:
     """Retrain the head, encoder frozen, on real feature views plus synthetic features of the same space.
 
@@ -306,10 +314,7 @@ def _retrain_head(net, cfg, real, synthetic, validation, dev, gen, stop, history
     steps_per_epoch = max(cfg.min_steps_per_epoch, math.ceil(len(labels) / bs))
     total = steps_per_epoch * cfg.head_epochs
     sched = warmup_cosine(opt, total, 0.1)
-    weights = None
-    if cfg.class_balance > 0:
-        counts = torch.bincount(labels.cpu(), minlength=net.n_classes).double()
-        weights = counts[labels.cpu()].pow(-cfg.class_balance)
+    weights = _balance_weights(labels, net.n_classes, cfg.class_balance)
     losses = []
     net.head.train()
     for step in range(total):
@@ -377,10 +382,7 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
     )
     # Needs a diffusion model that is fitted already, i.e. before fine-tuning.
     use_reg = cfg.diffusion_reg_weight > 0 and net.diffusion is not None and cfg.diffusion_stage == "pretrained"
-    weights = None
-    if cfg.class_balance > 0:
-        counts = torch.bincount(y_tr.cpu(), minlength=net.n_classes).double()
-        weights = counts[y_tr.cpu()].pow(-cfg.class_balance)
+    weights = _balance_weights(y_tr, net.n_classes, cfg.class_balance)
     best = (-1.0, -math.inf)
     best_epoch, best_state = 0, None
     order = torch.empty(0, dtype=torch.long)
