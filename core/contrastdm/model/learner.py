@@ -22,6 +22,7 @@ from .augment import HyperspectralAugment
 from .config import DEFAULT_PRESET, PRESETS, LearnerConfig, as_config
 from .contrastive import ProjectionHead, pretrain_contrastive
 from .network import ContrastDMNet
+from .selection import EpochSelector
 
 __all__ = ["LearnerConfig", "PRESETS", "DEFAULT_PRESET", "FitResult", "fit", "resolve_device", "stratified_split"]
 
@@ -215,11 +216,11 @@ def fit(
         refit = cfg.refit_all and validation["source"] == "carved" and len(y_va) > 0
         start_state = copy.deepcopy(net.state_dict()) if refit else None
         select_progress = (lambda s, f, m="": progress(s, 0.5 * f, m)) if refit else progress
-        best_epoch, best_oa = _finetune(
+        best_epoch, chosen_oa, best_oa = _finetune(
             net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen, autocast, select_progress, stop,
             history, pool,
         )
-        validation.update(best_epoch=best_epoch, oa=best_oa)
+        validation.update(best_epoch=best_epoch, oa=chosen_oa, max_oa=best_oa, selection="latest within 1 SE")
 
         # 4. Refinement is kept only where validation says it helps ------------------------------
         if cfg.refine and net.diffusion is not None and not late_diffusion:
@@ -383,8 +384,8 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
     # Needs a diffusion model that is fitted already, i.e. before fine-tuning.
     use_reg = cfg.diffusion_reg_weight > 0 and net.diffusion is not None and cfg.diffusion_stage == "pretrained"
     weights = _balance_weights(y_tr, net.n_classes, cfg.class_balance)
-    best = (-1.0, -math.inf)
-    best_epoch, best_state = 0, None
+    selector = EpochSelector(len(y_va))
+    best_state = None
     order = torch.empty(0, dtype=torch.long)
     step = 0
     pseudo = None
@@ -441,18 +442,16 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
             progress("finetune", step / (steps_per_epoch * run_epochs), f"epoch {epoch + 1}/{run_epochs}")
         history["finetune"].append(running / steps_per_epoch)
         if len(y_va):
-            oa, vloss = _accuracy(net, x_va, y_va, dev)
+            oa, _ = _accuracy(net, x_va, y_va, dev)
             history["val_oa"].append(oa)
-            # Ties (tiny validation sets) go to the lower validation loss.
-            if (oa, -vloss) > best:
-                best, best_epoch = (oa, -vloss), epoch + 1
+            if selector.update(epoch + 1, oa):  # the latest epoch within one standard error of the best
                 best_state = copy.deepcopy(net.state_dict())
-    if best_state is not None:
-        net.load_state_dict(best_state)
-    else:
-        best_epoch = epochs
+    if best_state is None:
+        net.eval()
+        return run_epochs, None, None
+    net.load_state_dict(best_state)
     net.eval()
-    return best_epoch, (best[0] if best_state is not None else None)
+    return selector.epoch, selector.oa, selector.best_oa
 
 
 def _refinement_unchecked(net, cfg) -> dict:
