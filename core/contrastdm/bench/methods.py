@@ -241,6 +241,7 @@ class Learner(Method):
         del unlabelled
         stages = {k: len(v) for k, v in result.history.items()}
         return {"config": result.config.to_dict(), "validation": result.validation, "history_lengths": stages,
+                "val_oa_curve": [round(v, 4) for v in result.history.get("val_oa", [])],
                 "unlabelled_patches": 0 if task.unlabelled is None or not self.semi_supervised
                 else int(len(task.unlabelled)), "fit_seconds": round(time.monotonic() - started, 2)}
 
