@@ -1,7 +1,8 @@
 """Supervised training loop for the torch baselines (mlp1d, ssftt), with model selection on validation.
 
-Validation data are carved from the training pixels (stratified); the epoch with the best validation OA
-(ties: lower validation loss) is kept. Test pixels are never seen.
+Validation data are carved from the training pixels (stratified); the epoch is chosen on them by the rule
+ContrastDM uses (:mod:`contrastdm.model.selection`), then the model is refitted on every training pixel up to
+that epoch. Test pixels are never seen.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import Cancelled
+from ..model.selection import EpochSelector
 
 
 def carve_validation(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -35,25 +37,57 @@ def predict_logits(model, x: np.ndarray, device, batch: int = 1024) -> torch.Ten
 
 def train_supervised(model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int, learning_rate: float,
                      weight_decay: float, device, seed: int, val_fraction: float = 0.2, label_smoothing: float = 0.0,
-                     optimizer: str = "adamw", augment: Optional[Callable] = None,
+                     optimizer: str = "adamw", augment: Optional[Callable] = None, refit: bool = True,
                      progress: Optional[Callable[[float, str], None]] = None,
                      is_cancelled: Optional[Callable[[], bool]] = None) -> dict:
-    """Train ``model`` in place on ``x``/``y`` (labels 0..K-1); returns what model selection chose."""
+    """Train ``model`` in place on ``x``/``y`` (labels 0..K-1); returns what model selection chose.
+
+    The epoch is chosen on the carved slice as ContrastDM's is (the latest within one standard error of the
+    best); with ``refit`` the model then restarts from its initial weights and is trained on every label,
+    on the same schedule, up to that epoch (as ContrastDM's ``refit_all`` does)."""
     tr, va = carve_validation(y, val_fraction, seed)
     generator = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
-    x_tr, y_tr = torch.as_tensor(x[tr]), torch.as_tensor(y[tr]).long()
-    x_va, y_va = x[va], torch.as_tensor(y[va]).long()
     model.to(device)
+    initial = copy.deepcopy(model.state_dict()) if refit and len(va) else None
+    share = 0.5 if initial is not None else 1.0
+
+    def report(f, m):
+        if progress is not None:
+            progress(f, m)
+
+    best_epoch, chosen_oa, history = _train(
+        model, x[tr], y[tr], x[va], y[va], epochs, batch_size, learning_rate, weight_decay, device, generator,
+        label_smoothing, optimizer, augment, lambda f, m: report(share * f, m), is_cancelled)
+    info = {"validation_pixels": int(len(va)), "best_epoch": best_epoch, "validation_oa": chosen_oa,
+            "validation_curve": [round(v, 4) for v in history], "epochs": epochs,
+            "selection": "latest within 1 SE"}
+    if initial is not None:
+        model.load_state_dict(initial)
+        _train(model, x, y, x[:0], y[:0], epochs, batch_size, learning_rate, weight_decay, device, generator,
+               label_smoothing, optimizer, augment, lambda f, m: report(share + (1 - share) * f, m), is_cancelled,
+               stop_after=best_epoch)
+        info.update(refit_samples=int(len(y)), refit_epochs=best_epoch)
+    model.eval()
+    return info
+
+
+def _train(model, x_tr, y_tr, x_va, y_va, epochs, batch_size, learning_rate, weight_decay, device, generator,
+           label_smoothing, optimizer, augment, progress, is_cancelled, stop_after=None):
+    """One training run; with validation data, returns to the chosen epoch's weights at the end."""
+    x_tr, y_tr = torch.as_tensor(x_tr), torch.as_tensor(y_tr).long()
+    y_va = torch.as_tensor(y_va).long()
     kind = torch.optim.Adam if optimizer == "adam" else torch.optim.AdamW
     opt = kind(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     n = len(y_tr)
     bs = min(batch_size, n)
     steps = max(1, math.ceil(n / bs))
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps)
-    best, best_epoch, best_state = (-1.0, -math.inf), epochs, None
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps)  # spans every epoch, also when stopped early
+    run_epochs = epochs if stop_after is None else max(1, min(epochs, int(stop_after)))
+    selector = EpochSelector(len(y_va))
+    best_state = None
     history = []
-    for epoch in range(epochs):
+    for epoch in range(run_epochs):
         model.train()
         order = torch.randperm(n, generator=generator)
         for step in range(steps):
@@ -70,18 +104,13 @@ def train_supervised(model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_
             loss.backward()
             opt.step()
             sched.step()
-        if len(va):
-            logits = predict_logits(model, x_va, device)
-            oa = float((logits.argmax(1) == y_va).float().mean())
-            vloss = float(F.cross_entropy(logits, y_va))
+        if len(y_va):
+            oa = float((predict_logits(model, x_va, device).argmax(1) == y_va).float().mean())
             history.append(oa)
-            if (oa, -vloss) > best:
-                best, best_epoch = (oa, -vloss), epoch + 1
+            if selector.update(epoch + 1, oa):
                 best_state = copy.deepcopy(model.state_dict())
-        if progress is not None:
-            progress((epoch + 1) / epochs, f"epoch {epoch + 1}/{epochs}")
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
-    return {"validation_pixels": int(len(va)), "best_epoch": best_epoch,
-            "validation_oa": None if best_state is None else best[0], "epochs": epochs}
+        progress((epoch + 1) / run_epochs, f"epoch {epoch + 1}/{run_epochs}")
+    if best_state is None:
+        return run_epochs, None, history
+    model.load_state_dict(best_state)
+    return selector.epoch, selector.oa, history
