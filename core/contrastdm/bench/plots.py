@@ -72,9 +72,11 @@ def map_panels(output_dir: Path, runs: list[dict]) -> list[Path]:
     paths = []
     groups: dict = {}
     for run in runs:
-        groups.setdefault((run["dataset"], run["protocol"]), []).append(run)
+        if run.get("map_file") and (output_dir / run["map_file"]).is_file():  # maps are not kept under version control
+            groups.setdefault((run["dataset"], run["protocol"]), []).append(run)
     for (dataset, protocol), members in groups.items():
-        seed = min(r["seed"] for r in members)
+        seeds = sorted({r["seed"] for r in members})
+        seed = max(seeds, key=lambda s: (sum(r["seed"] == s for r in members), -s))  # most methods, then lowest
         chosen = {r["method"]: r for r in members if r["seed"] == seed}
         methods = _order(chosen)
         n_classes = len(chosen[methods[0]]["per_class_accuracy"])

@@ -8,6 +8,7 @@ import pytest
 
 from contrastdm.bench import runner
 from contrastdm.bench.data import Scene
+from contrastdm.bench.plots import make_plots
 
 RUN_FIELDS = {
     "dataset", "protocol", "seed", "method", "oa", "aa", "kappa", "per_class_accuracy", "train_seconds",
@@ -112,3 +113,23 @@ def test_unknown_names_are_input_errors(tmp_path):
         _bench(tmp_path, methods="svm,nope")
     with pytest.raises(InputError, match="protocol"):
         _bench(tmp_path, protocols="ratio-7")
+
+def _two_seeds(out):
+    runner.run_benchmark(out, methods="svm,rf", protocols="shot-10", seeds="0,1", quick=True, device="cpu",
+                         patch_size=5, threads=1, plots=False, scene_loader=tiny_scene)
+
+
+def test_map_panels_use_the_seed_with_the_most_maps_on_disk(tmp_path):
+    out = tmp_path / "bench"
+    _two_seeds(out)
+    (out / "maps" / "indian-pines__shot-10__svm__seed0.npy").unlink()
+    names = sorted(p.name for p in make_plots(out))
+    assert names == ["indian-pines_shot-10_maps_seed1.png", "indian-pines_shot-10_oa.png"]
+
+
+def test_runs_without_maps_still_get_their_bars(tmp_path):
+    out = tmp_path / "bench"
+    _two_seeds(out)
+    for path in (out / "maps").glob("*__seed*.npy"):
+        path.unlink()
+    assert [p.name for p in make_plots(out)] == ["indian-pines_shot-10_oa.png"]
