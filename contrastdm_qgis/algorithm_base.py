@@ -101,6 +101,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
     OUTPUT_REPORT = "OUTPUT_REPORT"
     OUTPUT_RASTER = "OUTPUT_RASTER"
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
+    SMOOTHING_RADIUS = "SMOOTHING_RADIUS"
     METRICS = "METRICS"
 
     COMMAND = ""
@@ -208,6 +209,9 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT_RASTER, self.tr("Class map")))
         self.addParameter(QgsProcessingParameterRasterDestination(
             self.OUTPUT_CONFIDENCE, self.tr("Confidence"), optional=True, createByDefault=False))
+        self.addParameter(_advanced(QgsProcessingParameterNumber(
+            self.SMOOTHING_RADIUS, self.tr("Edge-preserving smoothing radius in pixels (0 = off, -1 = the model's)"),
+            QgsProcessingParameterNumber.Integer, defaultValue=-1, minValue=-1)))
 
     # -- inputs as files -----------------------------------------------------------------------------------
 
@@ -276,6 +280,13 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
         if colors:
             args += ["--class-colors", json.dumps(colors)]
         return args
+
+    def smoothing_arguments(self, parameters, context) -> list[str]:
+        """The smoothing radius for the engine when the user set one (else the model's own applies)."""
+        radius = self.parameterAsInt(parameters, self.SMOOTHING_RADIUS, context)
+        if radius < 0:
+            return []
+        return ["--smoothing-radius", str(radius)] if self.COMMAND == "classify" else [f"--set=smoothing_radius={radius}"]
 
     def device_arguments(self, parameters, context) -> list[str]:
         return ["--device", self.parameterAsEnumString(parameters, self.DEVICE, context) or "auto"]

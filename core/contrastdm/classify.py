@@ -2,6 +2,8 @@
 
 Each tile is read with a halo of ``patch_size // 2`` and evaluated densely by the network in one pass, so
 memory is bounded by the tile size, not the scene size, and results equal patch-by-patch prediction.
+With edge-preserving smoothing on, the halo grows by the filter's reach: tiles still give the same map as
+one tile over the whole scene.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from .feedback import NullFeedback, check_cancelled
 from .io.atomic import check_outputs
 from .io.raster import describe, iter_tiles, open_raster, read_padded, tile_count
 from .io.writer import ClassificationWriter
+from .spatial import guide_from_features, smooth_probabilities
+from .spatial import halo as smoothing_halo
 
 CONFIDENCE_NODATA = -1.0
 
@@ -64,8 +68,11 @@ def _predict_split(network, features: np.ndarray, halo: int, device, feedback) -
 
 
 def classify(raster, model, output, *, confidence=None, probabilities=None, tile_size: int = 256,
-             device: str = "auto", feedback=None) -> ClassifyResult:
-    """Classify every pixel of ``raster`` with ``model`` (a path or a loaded :class:`Model`)."""
+             device: str = "auto", smoothing_radius: int | None = None, feedback=None) -> ClassifyResult:
+    """Classify every pixel of ``raster`` with ``model`` (a path or a loaded :class:`Model`).
+
+    ``smoothing_radius``: edge-preserving smoothing of the probabilities (0 = off); None takes the model's.
+    """
     from .device import describe_device, resolve_device
 
     feedback = feedback or NullFeedback()
@@ -79,7 +86,14 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
         model = load_model(model, device="cpu")
     check_outputs([output, confidence, probabilities], inputs=[raster, model_path])
     network = model.network.to(torch_device).eval()
-    halo = model.patch_size // 2
+    config = network.config
+    radius = config.smoothing_radius if smoothing_radius is None else smoothing_radius
+    if int(radius) < 0:
+        raise InputError(f"smoothing radius must be 0 (off) or a positive number of pixels, not {radius}")
+    radius = int(radius)
+    patch_halo = model.patch_size // 2
+    halo = patch_halo + smoothing_halo(radius)
+    guide_scale = model.preprocessor.output_std()
     class_ids = model.class_ids
     counts = np.zeros(class_ids.size + 1, dtype=np.int64)
     with open_raster(raster) as ds:
@@ -98,7 +112,14 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
                     except RasterioError as exc:
                         raise InputError(f"cannot read the raster at {window}: {exc}") from exc
                     features = model.preprocessor.transform(data, valid)
-                    probs = _predict_split(network, features, halo, torch_device, feedback)
+                    probs = _predict_split(network, features, patch_halo, torch_device, feedback)
+                    if radius:
+                        inner = (slice(patch_halo, features.shape[1] - patch_halo),
+                                 slice(patch_halo, features.shape[2] - patch_halo))
+                        guide = guide_from_features(features[(slice(None), *inner)], guide_scale)
+                        probs = smooth_probabilities(probs, guide, radius, config.smoothing_eps, valid[inner])
+                        reach = smoothing_halo(radius)
+                        probs = probs[:, reach: reach + int(window.height), reach: reach + int(window.width)]
                     centre = valid[halo: halo + int(window.height), halo: halo + int(window.width)]
                     best = probs.argmax(axis=0)
                     labels = np.where(centre, class_ids[best], 0).astype(np.int64)

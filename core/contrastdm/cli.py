@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", help="confidence GeoTIFF to write (max class probability)")
     p.add_argument("--probabilities", help="per-class probability GeoTIFF to write")
     p.add_argument("--tile-size", type=int, default=256)
+    p.add_argument("--smoothing-radius", type=int,
+                   help="edge-preserving smoothing of the probabilities, radius in pixels (0: off; default: the model's)")
     p.add_argument("--device", default="auto")
 
     p = commands.add_parser("evaluate", parents=[common], help="accuracy of a class map against reference polygons")
@@ -182,7 +184,7 @@ def _execute(args, feedback) -> dict:
 
         result = classify(args.raster, args.model, args.output, confidence=args.confidence,
                           probabilities=args.probabilities, tile_size=args.tile_size, device=args.device,
-                          feedback=feedback)
+                          smoothing_radius=args.smoothing_radius, feedback=feedback)
         return {"outputs": {"map": result.map_path, "confidence": result.confidence_path,
                             "probabilities": result.probabilities_path},
                 "metrics": {"pixels": result.pixels, "pixels_per_second": round(result.pixels_per_second),

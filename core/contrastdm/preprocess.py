@@ -45,6 +45,17 @@ class Preprocessor:
             out[:, ~valid] = 0.0  # invalid pixels sit at the scene mean
         return out
 
+    def output_std(self) -> np.ndarray:
+        """Standard deviation of each output channel over the pixels it was fitted on.
+
+        A component's variance is its eigenvalue, the explained fraction of the total; the total
+        variance of standardised bands is their number (constant bands, zero here, make this an
+        upper bound).
+        """
+        if self.components is None:
+            return np.ones(self.in_bands)
+        return np.sqrt(np.maximum(np.asarray(self.explained_variance) * self.in_bands, 1e-12))
+
     def to_arrays(self) -> dict[str, np.ndarray]:
         arrays = {"mean": self.mean, "scale": self.scale}
         if self.components is not None:

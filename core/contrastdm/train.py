@@ -52,6 +52,9 @@ def make_config(preset: str = "balanced", **overrides):
         raise InputError(f"invalid training option: {exc}") from exc
     if config.patch_size < 1 or config.patch_size % 2 == 0:
         raise InputError(f"patch size must be a positive odd number, not {config.patch_size}")
+    if config.smoothing_radius < 0 or not config.smoothing_eps > 0:
+        raise InputError(f"smoothing needs a radius of 0 (off) or more pixels and a positive eps, not "
+                         f"{config.smoothing_radius} and {config.smoothing_eps}")
     return config
 
 

@@ -57,6 +57,9 @@ def test_train_classify_evaluate_info_and_doctor(trained, tmp_path):
                "--device", "cpu", "--tile-size", "16")
     assert done.returncode == 0, done.stderr
     assert "pixels/s" in done.stdout
+    plain = cli("classify", "--raster", trained.raster, "--model", trained.model, "--output", tmp_path / "plain.tif",
+                "--device", "cpu", "--smoothing-radius", "0")
+    assert plain.returncode == 0, plain.stderr
     done = cli("evaluate", "--map", tmp_path / "map.tif", "--vector", trained.training, "--class-field", "class_name",
                "--report", tmp_path / "eval.html", "--progress", "jsonl")
     assert done.returncode == 0, done.stderr
@@ -67,7 +70,8 @@ def test_train_classify_evaluate_info_and_doctor(trained, tmp_path):
     assert doctor["torch"] and doctor["device"] == "cpu" and doctor["ok"] is True
 
 
-@pytest.mark.parametrize("case", ["missing raster", "missing field", "bad model", "bad option", "bad device"])
+@pytest.mark.parametrize("case", ["missing raster", "missing field", "bad model", "bad option", "bad device",
+                                  "bad smoothing", "bad smoothing option"])
 def test_bad_input_gets_one_line_and_no_output(trained, tmp_path, case):
     out = tmp_path / "map.tif"
     junk = tmp_path / "junk.safetensors"
@@ -81,10 +85,15 @@ def test_bad_input_gets_one_line_and_no_output(trained, tmp_path, case):
                        "class_name", "--model", tmp_path / "m.safetensors", "--set", "no_such_option=1"),
         "bad device": ("classify", "--raster", trained.raster, "--model", trained.model, "--output", out,
                        "--device", "cuda"),
+        "bad smoothing": ("classify", "--raster", trained.raster, "--model", trained.model, "--output", out,
+                          "--smoothing-radius", "-2"),
+        "bad smoothing option": ("train", "--raster", trained.raster, "--vector", trained.training, "--class-field",
+                                 "class_name", "--model", tmp_path / "m.safetensors", "--set", "smoothing_radius=-1"),
     }[case]
     expected = {"missing raster": "raster not found", "missing field": "class field 'kind' not found",
                 "bad model": "not a ContrastDM model file", "bad option": "no_such_option",
-                "bad device": "CUDA was requested"}[case]
+                "bad device": "CUDA was requested", "bad smoothing": "smoothing radius must be 0",
+                "bad smoothing option": "smoothing needs a radius"}[case]
     done = cli(*args, "--progress", "jsonl")
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and expected in done.stderr and "Traceback" not in done.stderr

@@ -196,3 +196,12 @@ def test_outputs_must_be_geotiffs(plugin_scene, tmp_path):
         processing.run("contrastdm:classify_raster", {"INPUT_RASTER": str(plugin_scene.raster), "MODEL": str(model),
                                                        "OUTPUT_RASTER": str(tmp_path / "map.img")})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors"]
+
+
+def test_smoothing_radius_is_passed_only_when_set(plugin_scene):
+    context = QgsProcessingContext()
+    classify, both = algorithm("classify_raster"), algorithm("train_and_classify")
+    assert classify.smoothing_arguments({}, context) == []  # -1: the model's own radius
+    assert classify.smoothing_arguments({"SMOOTHING_RADIUS": 0}, context) == ["--smoothing-radius", "0"]
+    assert both.smoothing_arguments({"SMOOTHING_RADIUS": 3}, context) == ["--set=smoothing_radius=3"]
+    assert classify.parameterDefinition("SMOOTHING_RADIUS").defaultValue() == -1

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..preprocess import fit_preprocessor
+from ..spatial import guide_from_features
 
 # Standard .mat files of the other two usual scenes (Grupo de Inteligencia Computacional, UPV/EHU).
 PAVIA_UNIVERSITY_CLASSES = (
@@ -100,6 +101,7 @@ class Features:
     patch_size: int
     shape: tuple
     explained_variance: float
+    guide: np.ndarray | None = None  # [3, H, W] leading components at unit variance (edge-preserving smoothing)
     _windows: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -131,4 +133,6 @@ def make_features(scene: Scene, patch_size: int, n_components: int = 30) -> Feat
     r = patch_size // 2
     padded = np.pad(cube, ((0, 0), (r, r), (r, r)), mode="reflect")
     explained = float(pca.explained_variance.sum()) if pca.explained_variance is not None else 1.0
-    return Features(np.ascontiguousarray(spectra), np.ascontiguousarray(padded), patch_size, (h, w), explained)
+    guide = guide_from_features(cube, pca.output_std())
+    return Features(np.ascontiguousarray(spectra), np.ascontiguousarray(padded), patch_size, (h, w), explained,
+                    np.ascontiguousarray(guide))

@@ -28,6 +28,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from ..spatial import smooth_probabilities
 from .data import Features
 
 # Quick mode: reduced epochs for a smoke run of the whole harness in minutes on a small CPU.
@@ -68,6 +69,17 @@ class Method:
     def embed(self, task: Task, index: np.ndarray):
         """(features before, after diffusion refinement, strength) for the given pixels, or None."""
         return None
+
+    def variants(self, task: Task, labels: np.ndarray) -> dict:
+        """Other maps scored beside the method's own: here its map after the engine's edge-preserving
+        smoothing, applied to the map's one-hot probabilities (as Kang et al. did for SVM maps)."""
+        cfg = default_learner_config()
+        if not cfg.smoothing_radius or task.features.guide is None:
+            return {}
+        h, w = task.features.shape
+        one_hot = np.eye(task.n_classes, dtype=np.float32)[labels].T.reshape(task.n_classes, h, w)
+        smoothed = smooth_probabilities(one_hot, task.features.guide, cfg.smoothing_radius, cfg.smoothing_eps)
+        return {"smoothed": smoothed.argmax(0).ravel()}
 
 
 def _predict_in_batches(fn, n: int, batch: int = 4096) -> np.ndarray:
@@ -246,6 +258,7 @@ class Learner(Method):
                 else int(len(task.unlabelled)), "fit_seconds": round(time.monotonic() - started, 2)}
 
     def predict(self, task):
+        """The engine's classification: dense probabilities, then its edge-preserving smoothing when on."""
         import torch
 
         net, feats = self.network, task.features
@@ -256,8 +269,18 @@ class Learner(Method):
         for r0 in range(0, height, strip):
             r1 = min(height, r0 + strip)
             tile = torch.from_numpy(np.ascontiguousarray(feats.padded[:, r0:r1 + 2 * r, :]))[None].to(task.device)
-            rows.append(net.predict_dense(tile).argmax(0).cpu().numpy())
-        return np.concatenate(rows, axis=0).ravel()
+            rows.append(net.predict_dense(tile).float().cpu().numpy())
+        probs = np.concatenate(rows, axis=1)
+        self._unsmoothed = probs.argmax(0).ravel()
+        cfg = net.config
+        if cfg.smoothing_radius and feats.guide is not None:
+            probs = smooth_probabilities(probs, feats.guide, cfg.smoothing_radius, cfg.smoothing_eps)
+        return probs.argmax(0).ravel()
+
+    def variants(self, task, labels):
+        if self.network.config.smoothing_radius and task.features.guide is not None:
+            return {"unsmoothed": self._unsmoothed}
+        return super().variants(task, labels)
 
     def embed(self, task, index):
         import torch

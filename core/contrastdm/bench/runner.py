@@ -127,6 +127,12 @@ def run_one(scene, features, split, method_name: str, seed: int, device, quick: 
         inference_seconds = time.perf_counter() - started
     labels = predicted.astype(np.int64) + 1
     metrics = classification_metrics(flat_gt[split.test], labels[split.test], scene.class_ids, scene.class_names)
+    variants = {}
+    for name, other in method.variants(task, predicted).items():
+        scored = classification_metrics(flat_gt[split.test], other.astype(np.int64)[split.test] + 1, scene.class_ids,
+                                        scene.class_names)
+        variants[name] = {"oa": scored["overall_accuracy"], "aa": scored["average_accuracy"],
+                          "kappa": scored["kappa"]}
     map_path = output_dir / "maps" / f"{rid}.npy"
     map_path.parent.mkdir(parents=True, exist_ok=True)
     np.save(map_path, labels.reshape(scene.shape).astype(np.uint8))
@@ -157,7 +163,7 @@ def run_one(scene, features, split, method_name: str, seed: int, device, quick: 
         "split_file": str(split_path(output_dir, scene.name, split.protocol, seed, features.patch_size).relative_to(output_dir)),
         "map_file": str(map_path.relative_to(output_dir)),
         "embedding_file": None if embedding_file is None else str(embedding_file.relative_to(output_dir)),
-        "method_info": info, "metrics": metrics,
+        "method_info": info, "metrics": metrics, "variants": variants,
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     return record

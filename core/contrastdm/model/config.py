@@ -68,6 +68,12 @@ class LearnerConfig:
     # After model selection on a carved validation slice, train again on every labelled sample for the
     # selected number of epochs (the slice is ~20% of the labels: too many to leave out when labels are scarce).
     refit_all: bool = True
+    # -- classification --------------------------------------------------------------------------
+    # Edge-preserving smoothing of the class probabilities (guided filter, ``contrastdm.spatial``): window
+    # radius in pixels (0 = off) and the guide variance, in units of the components' own, below which a
+    # window counts as flat.
+    smoothing_radius: int = 5
+    smoothing_eps: float = 0.25
     # -- augmentation ------------------------------------------------------------------------------
     aug_noise: float = 0.05
     aug_scale: float = 0.1

@@ -18,6 +18,7 @@ def test_ablations_map_onto_the_learner_config():
     base = default_learner_config()
     cnn = _config("cnn")
     assert cnn.contrastive_epochs == 0 and not cnn.synthetic and not cnn.refine
+    assert cnn.smoothing_radius == base.smoothing_radius > 0  # the same classification step as ContrastDM
     head = _config("cdm-head")
     assert head.contrastive_epochs > 0 and not head.synthetic and not head.refine and head.encoder_lr_scale <= 0.1
     nosynth = _config("cdm-nosynth")

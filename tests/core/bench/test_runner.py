@@ -50,10 +50,12 @@ def test_runs_write_json_table_and_resume(tmp_path):
     assert 0 <= record["oa"] <= 100 and set(record["per_class_accuracy"]) == {"A", "B", "C", "D"}
     assert record["device"]["type"] == "cpu" and "torch" in record["versions"] and record["inference_pixels"] == 36 * 40
     assert (out / record["split_file"]).is_file() and np.load(out / record["map_file"]).shape == (36, 40)
+    assert set(record["variants"]) == {"smoothed"} and 0 <= record["variants"]["smoothed"]["oa"] <= 100
 
     table = (out / "results.md").read_text()
     assert "| method | ratio-10 | fields |" in table and "| svm |" in table and "| rf |" in table
     assert " ± " in table  # two seeds: mean ± std
+    assert "### Edge-preserving smoothing, with and without" in table and " → " in table
     assert "Pavia University: **not run**" in table and "Salinas: **not run**" in table
     summary = json.loads((out / "summary.json").read_text())["summary"]
     assert summary["indian-pines"]["fields"]["svm"]["oa"]["n"] == 2
@@ -133,3 +135,12 @@ def test_runs_without_maps_still_get_their_bars(tmp_path):
     for path in (out / "maps").glob("*__seed*.npy"):
         path.unlink()
     assert [p.name for p in make_plots(out)] == ["indian-pines_shot-10_oa.png"]
+
+
+def test_engine_methods_score_their_map_before_smoothing_too(tmp_path):
+    out = tmp_path / "bench"
+    _bench(out, methods="cnn", protocols="shot-10", seeds="0")
+    record = json.loads(next((out / "runs").glob("*.json")).read_text())
+    assert set(record["variants"]) == {"unsmoothed"}
+    assert record["method_info"]["config"]["smoothing_radius"] > 0
+    assert "| cnn | " in (out / "results.md").read_text().split("### Edge-preserving smoothing")[1]
