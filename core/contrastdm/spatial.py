@@ -22,39 +22,36 @@ def halo(radius: int) -> int:
 
 
 def _box(array: np.ndarray, radius: int) -> np.ndarray:
-    """Mean over a ``(2r+1)^2`` window along the last two axes (edges: the window is cut, not padded)."""
+    """Mean over a ``(2r+1)^2`` window along the last two axes (edges reflected)."""
     from scipy.ndimage import uniform_filter1d
 
     size = 2 * radius + 1
-    ones = np.ones(array.shape[-2:], dtype=np.float64)
-    count = uniform_filter1d(uniform_filter1d(ones, size, axis=-2, mode="constant"), size, axis=-1,
-                             mode="constant")
-    total = uniform_filter1d(uniform_filter1d(array, size, axis=-2, mode="constant"), size, axis=-1,
-                             mode="constant")
-    return total / count
+    rows = uniform_filter1d(array, size, axis=-2, mode="reflect")
+    return uniform_filter1d(rows, size, axis=-1, mode="reflect")
 
 
 def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float) -> np.ndarray:
-    """Filter every channel of ``source`` [K, h, w] with the multi-channel ``guide`` [C, h, w].
+    """Filter every channel of ``source`` [K, h, w] with the multi-channel ``guide`` [C, h, w] (float32).
 
     Locally ``q = a . I + b``, with ``a`` the ridge regression of the source on the guide in each window
     (``eps`` is the ridge: the guide variance below which a window is treated as flat).
     """
-    guide = np.asarray(guide, dtype=np.float64)
-    source = np.asarray(source, dtype=np.float64)
+    guide = np.ascontiguousarray(guide, dtype=np.float32)
+    source = np.ascontiguousarray(source, dtype=np.float32)
     channels = guide.shape[0]
     mean_i = _box(guide, radius)  # [C, h, w]
-    # Per-pixel covariance of the guide, [h, w, C, C], regularised.
-    products = guide[:, None] * guide[None, :]
-    cov = _box(products.reshape(channels * channels, *guide.shape[1:]), radius).reshape(products.shape)
-    cov = np.moveaxis(cov - mean_i[:, None] * mean_i[None, :], (0, 1), (-2, -1)) + eps * np.eye(channels)
-    inverse = np.linalg.inv(cov)
     mean_p = _box(source, radius)  # [K, h, w]
-    cross = _box(guide[None] * source[:, None], radius) - mean_i[None] * mean_p[:, None]  # [K, C, h, w]
-    a = np.einsum("hwcd,kdhw->kchw", inverse, cross)
-    b = mean_p - np.einsum("kchw,chw->khw", a, mean_i)
-    mean_a = _box(a.reshape(-1, *guide.shape[1:]), radius).reshape(a.shape)
-    return np.einsum("kchw,chw->khw", mean_a, guide) + _box(b, radius)
+    # Per-pixel guide covariance [h, w, C, C] + eps, inverted; cross-covariance of guide and source per channel.
+    cov = np.empty(guide.shape[1:] + (channels, channels), dtype=np.float32)
+    for c in range(channels):
+        for d in range(c, channels):
+            value = _box(guide[c] * guide[d], radius) - mean_i[c] * mean_i[d] + (eps if c == d else 0.0)
+            cov[..., c, d] = cov[..., d, c] = value
+    inverse = np.linalg.inv(cov)
+    cross = [_box(source * guide[c], radius) - mean_p * mean_i[c] for c in range(channels)]  # C x [K, h, w]
+    a = [sum(inverse[..., c, d] * cross[d] for d in range(channels)) for c in range(channels)]
+    b = mean_p - sum(a[c] * mean_i[c] for c in range(channels))
+    return sum(_box(a[c], radius) * guide[c] for c in range(channels)) + _box(b, radius)
 
 
 def smooth_probabilities(probabilities: np.ndarray, guide: np.ndarray, radius: int, eps: float,
@@ -66,19 +63,19 @@ def smooth_probabilities(probabilities: np.ndarray, guide: np.ndarray, radius: i
     """
     if radius <= 0:
         return np.asarray(probabilities, dtype=np.float32)
-    probs = np.asarray(probabilities, dtype=np.float64)
-    guide = np.asarray(guide, dtype=np.float64)
+    probs = np.asarray(probabilities, dtype=np.float32)
+    guide = np.asarray(guide, dtype=np.float32)
     if valid is not None:
         probs = np.where(valid, probs, 0.0)
         guide = np.where(valid, guide, 0.0)
     smoothed = np.clip(guided_filter(guide, probs, radius, eps), 0.0, None)
     total = smoothed.sum(axis=0, keepdims=True)
-    uniform = np.full_like(smoothed, 1.0 / max(1, smoothed.shape[0]))
-    smoothed = np.where(total > 1e-12, smoothed / np.maximum(total, 1e-12), uniform)
-    return smoothed.astype(np.float32)
+    uniform = np.float32(1.0 / max(1, smoothed.shape[0]))
+    smoothed = np.where(total > 1e-6, smoothed / np.maximum(total, 1e-6), uniform)
+    return smoothed.astype(np.float32, copy=False)
 
 
 def guide_from_features(features: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """The guide: the first :data:`GUIDE_CHANNELS` feature channels at unit variance (``scale``: their std)."""
     n = min(GUIDE_CHANNELS, features.shape[0])
-    return features[:n] / np.asarray(scale[:n], dtype=np.float64).reshape(n, 1, 1)
+    return (features[:n] / np.asarray(scale[:n], dtype=np.float32).reshape(n, 1, 1)).astype(np.float32)
