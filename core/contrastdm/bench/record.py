@@ -93,13 +93,14 @@ def device_info(device) -> dict:
 
 
 def git_commit() -> dict:
-    """The commit of the checkout holding this engine, and whether tracked files differ from it."""
+    """The commit of the checkout holding this engine, and whether the engine's tracked files differ from it
+    (benchmark outputs changing beside it do not count)."""
     here = Path(__file__).resolve().parent
     try:
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=10)
         if commit.returncode != 0:
             return {"commit": None, "dirty": None}
-        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=here,
+        status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", str(here.parent)], cwd=here,
                                 capture_output=True, text=True, timeout=10)
         return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
