@@ -98,7 +98,7 @@ def _metric_table(per_protocol: dict, protocols, methods, key: str, scale=1.0, d
     return lines
 
 
-def _smoothing_lines(per_protocol: dict, protocols, methods) -> list[str]:
+def _smoothing_lines(per_protocol: dict, protocols, methods, n_seeds: int = 0) -> list[str]:
     """Each method's OA without and with the engine's edge-preserving smoothing, over the runs that scored both."""
     lines = ["The engine's classification (cnn, cdm-*, contrastdm) ends with edge-preserving smoothing of the "
              "probabilities; the other methods' maps are scored as they come. This table scores every run both "
@@ -117,7 +117,8 @@ def _smoothing_lines(per_protocol: dict, protocols, methods) -> list[str]:
             else:
                 cells.append("–")
                 continue
-            cells.append(f"{without['mean']:.2f} → {with_['mean']:.2f}" + (f" [n={with_['n']}]" if with_["n"] else ""))
+            cells.append(f"{without['mean']:.2f} → {with_['mean']:.2f}"
+                         + (f" [n={with_['n']}]" if 0 < with_["n"] < n_seeds else ""))
         if any(c != "–" for c in cells):
             rows += 1
             lines.append(f"| {m} | " + " | ".join(cells) + " |")
@@ -226,7 +227,7 @@ def render(runs: list[dict], summary: dict) -> str:
                                                                digits=1, best="min", n_seeds=n) + [""]
         lines += ["### Inference over the whole scene (pixels/s)", ""] + _metric_table(
             per_protocol, protocols, methods, "inference_pixels_per_second", digits=0, n_seeds=n) + [""]
-        smoothing = _smoothing_lines(per_protocol, protocols, methods)
+        smoothing = _smoothing_lines(per_protocol, protocols, methods, n)
         if smoothing:
             lines += ["### Edge-preserving smoothing, with and without", ""] + smoothing + [""]
         if dataset == "indian-pines":
