@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import math
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import numpy as np
@@ -24,6 +25,19 @@ def carve_validation(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndar
     from ..model.learner import stratified_split
 
     return stratified_split(np.asarray(y), fraction, seed)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How one model is trained: the same for the selection run and the refit."""
+
+    epochs: int
+    batch_size: int
+    learning_rate: float
+    weight_decay: float
+    label_smoothing: float = 0.0
+    optimizer: str = "adamw"  # or "adam"
+    augment: Optional[Callable] = None
 
 
 @torch.no_grad()
@@ -56,31 +70,31 @@ def train_supervised(model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_
         if progress is not None:
             progress(f, m)
 
-    best_epoch, chosen_oa, history = _train(
-        model, x[tr], y[tr], x[va], y[va], epochs, batch_size, learning_rate, weight_decay, device, generator,
-        label_smoothing, optimizer, augment, lambda f, m: report(share * f, m), is_cancelled)
+    schedule = Schedule(epochs, batch_size, learning_rate, weight_decay, label_smoothing, optimizer, augment)
+    best_epoch, chosen_oa, history = _train(model, schedule, (x[tr], y[tr]), (x[va], y[va]), device, generator,
+                                            lambda f, m: report(share * f, m), is_cancelled)
     info = {"validation_pixels": int(len(va)), "best_epoch": best_epoch, "validation_oa": chosen_oa,
             "validation_curve": [round(v, 4) for v in history], "epochs": epochs,
             "selection": "latest within 1 SE"}
     if initial is not None:
         model.load_state_dict(initial)
-        _train(model, x, y, x[:0], y[:0], epochs, batch_size, learning_rate, weight_decay, device, generator,
-               label_smoothing, optimizer, augment, lambda f, m: report(share + (1 - share) * f, m), is_cancelled,
-               stop_after=best_epoch)
+        _train(model, schedule, (x, y), (x[:0], y[:0]), device, generator,
+               lambda f, m: report(share + (1 - share) * f, m), is_cancelled, stop_after=best_epoch)
         info.update(refit_samples=int(len(y)), refit_epochs=best_epoch)
     model.eval()
     return info
 
 
-def _train(model, x_tr, y_tr, x_va, y_va, epochs, batch_size, learning_rate, weight_decay, device, generator,
-           label_smoothing, optimizer, augment, progress, is_cancelled, stop_after=None):
-    """One training run; with validation data, returns to the chosen epoch's weights at the end."""
-    x_tr, y_tr = torch.as_tensor(x_tr), torch.as_tensor(y_tr).long()
-    y_va = torch.as_tensor(y_va).long()
-    kind = torch.optim.Adam if optimizer == "adam" else torch.optim.AdamW
-    opt = kind(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
+def _train(model, schedule: Schedule, train, validation, device, generator, progress, is_cancelled,
+           stop_after=None):
+    """One training run on ``train`` = (x, y); with ``validation`` data, returns to the chosen epoch's weights."""
+    x_tr, y_tr = torch.as_tensor(train[0]), torch.as_tensor(train[1]).long()
+    x_va, y_va = validation[0], torch.as_tensor(validation[1]).long()
+    epochs, augment = schedule.epochs, schedule.augment
+    kind = torch.optim.Adam if schedule.optimizer == "adam" else torch.optim.AdamW
+    opt = kind(model.parameters(), lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
     n = len(y_tr)
-    bs = min(batch_size, n)
+    bs = min(schedule.batch_size, n)
     steps = max(1, math.ceil(n / bs))
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs * steps)  # spans every epoch, also when stopped early
     run_epochs = epochs if stop_after is None else max(1, min(epochs, int(stop_after)))
@@ -99,7 +113,7 @@ def _train(model, x_tr, y_tr, x_va, y_va, epochs, batch_size, learning_rate, wei
             xb, yb = x_tr[idx].to(device), y_tr[idx].to(device)
             if augment is not None:
                 xb = augment(xb, generator)
-            loss = F.cross_entropy(model(xb).float(), yb, label_smoothing=label_smoothing)
+            loss = F.cross_entropy(model(xb).float(), yb, label_smoothing=schedule.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
