@@ -19,252 +19,252 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="88"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="63"/>
         <source>ContrastDM: train and classify</source>
         <translation>ContrastDM: trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="102"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="77"/>
         <source>Train and classify</source>
         <translation>Trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="105"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="80"/>
         <source>Engine</source>
         <translation>Engine</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="109"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="84"/>
         <source>Run</source>
         <translation>Starten</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="110"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="85"/>
         <source>Cancel</source>
         <translation>Abbrechen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="144"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="119"/>
         <source>Class</source>
         <translation>Klasse</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="144"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="119"/>
         <source>Features</source>
         <translation>Objekte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="144"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="119"/>
         <source>Pixels (approx.)</source>
         <translation>Pixel (ca.)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="155"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="130"/>
         <source>Raster</source>
         <translation>Raster</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="157"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="132"/>
         <source>Training layer</source>
         <translation>Trainingslayer</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="158"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="133"/>
         <source>Class field</source>
         <translation>Klassenfeld</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="161"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="136"/>
         <source>Validation layer (optional)</source>
         <translation>Validierungslayer (optional)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="166"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="141"/>
         <source>Fast</source>
         <translation>Schnell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="166"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="141"/>
         <source>Balanced</source>
         <translation>Ausgewogen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="166"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="141"/>
         <source>Best</source>
         <translation>Beste</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="173"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="148"/>
         <source>Preset</source>
         <translation>Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="177"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="152"/>
         <source>Class map</source>
         <translation>Klassenkarte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="178"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="153"/>
         <source>Confidence</source>
         <translation>Konfidenz</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="179"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="154"/>
         <source>Model</source>
         <translation>Modell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="180"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="155"/>
         <source>Report</source>
         <translation>Bericht</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="194"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="169"/>
         <source>Advanced</source>
         <translation>Erweitert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="199"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="174"/>
         <source>Validation class field (empty: the class field)</source>
         <translation>Klassenfeld der Validierung (leer: das Klassenfeld)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="204"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="179"/>
         <source>Test layer (accuracy of the map)</source>
         <translation>Testlayer (Genauigkeit der Karte)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="209"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="184"/>
         <source>preset default</source>
         <translation>Standard der Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="212"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="187"/>
         <source>Add synthetic features for scarce classes</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="214"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="189"/>
         <source>Refine features with the diffusion model (slower)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="219"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="194"/>
         <source>automatic</source>
         <translation>automatisch</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="220"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="195"/>
         <source>Compute device</source>
         <translation>Rechengerät</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="223"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="198"/>
         <source>Random seed</source>
         <translation>Zufallsstartwert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="225"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="200"/>
         <source>Device: checking...</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="254"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="229"/>
         <source>Add a multiband raster (GeoTIFF, ENVI...) to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="258"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="233"/>
         <source>{w} × {h} pixels, {b} bands, {crs}; classified tile by tile (~{mb:.0f} MB as float)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="259"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="234"/>
         <source>no CRS</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="261"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="236"/>
         <source>Not a file: save it as a GeoTIFF first.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="298"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="273"/>
         <source>The training layer ({a}) is reprojected to the raster's CRS ({b}).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="305"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="280"/>
         <source>(counted on the first features only)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="346"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="321"/>
         <source>Cannot run</source>
         <translation>Start nicht möglich</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="349"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="324"/>
         <source>{raster} · ContrastDM {preset} ({time})</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="352"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="327"/>
         <source>Starting the engine...</source>
         <translation>Engine wird gestartet...</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="385"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="360"/>
         <source>Done in {}</source>
         <translation>Fertig nach {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="390"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="365"/>
         <source>Cancelled</source>
         <translation>Abgebrochen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="391"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="366"/>
         <source>Cancelled: the engine was stopped and no output was written.</source>
         <translation>Abgebrochen: die Engine wurde angehalten, es wurde nichts geschrieben.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="394"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="369"/>
         <source>Failed</source>
         <translation>Fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="395"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="370"/>
         <source>ContrastDM failed</source>
         <translation>ContrastDM fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="395"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="370"/>
         <source>See the log for details.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="398"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="373"/>
         <source>{name}: class map added to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="402"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="377"/>
         <source>ContrastDM</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="404"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="379"/>
         <source>Open report</source>
         <translation>Bericht öffnen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="420"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="395"/>
         <source>Device: {}</source>
         <translation>Gerät: {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="421"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="396"/>
         <source>Engine settings</source>
         <translation>Engine-Einstellungen</translation>
     </message>
@@ -544,67 +544,72 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="159"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="160"/>
         <source>Hyperspectral (multiband) raster</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="164"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="165"/>
         <source>Training polygons or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="168"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="169"/>
         <source>Validation polygons or points (used to pick the best epoch)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="172"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="173"/>
         <source>Test polygons or points (accuracy of the final map)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="177"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="178"/>
         <source>Class field of the validation layer (default: the class field)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="185"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="186"/>
         <source>Add synthetic features for scarce classes (diffusion model)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="188"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="189"/>
         <source>Refine features with the diffusion model when classifying (on with 'best')</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="202"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="203"/>
         <source>Trained model</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="204"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="205"/>
         <source>Accuracy report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="205"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="206"/>
         <source>Accuracy metrics (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="218"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="213"/>
+        <source>Edge-preserving smoothing radius in pixels (0 = off, -1 = the model's)</source>
+        <translation>Radius der kantenerhaltenden Glättung in Pixeln (0 = aus, -1 = wie im Modell)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="222"/>
         <source>The input raster could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="320"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="331"/>
         <source>The training layer could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="333"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="344"/>
         <source>The training layer has no features.</source>
         <translation type="unfinished"></translation>
     </message>

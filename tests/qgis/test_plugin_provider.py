@@ -70,9 +70,11 @@ def test_classify_and_run_parameters():
     assert params["OUTPUT_RASTER"].type() == "rasterDestination"
     assert params["OUTPUT_CONFIDENCE"].flags() & QgsProcessingParameterDefinition.FlagOptional
     assert set(outputs) == {"OUTPUT_RASTER", "OUTPUT_CONFIDENCE"}
+    assert params["SMOOTHING_RADIUS"].flags() & QgsProcessingParameterDefinition.FlagAdvanced
+    assert params["SMOOTHING_RADIUS"].defaultValue() == -1  # the model's own radius
     run_params, run_outputs = _params("contrastdm:train_and_classify")
     train_params, _ = _params("contrastdm:train_model")
-    assert set(train_params) | {"OUTPUT_RASTER", "OUTPUT_CONFIDENCE", "TEST_VECTOR"} == set(run_params)
+    assert set(train_params) | {"OUTPUT_RASTER", "OUTPUT_CONFIDENCE", "TEST_VECTOR", "SMOOTHING_RADIUS"} == set(run_params)
     assert set(run_outputs) == {"OUTPUT_MODEL", "OUTPUT_REPORT", "OUTPUT_RASTER", "OUTPUT_CONFIDENCE", "METRICS"}
 
 
