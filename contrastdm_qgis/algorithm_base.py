@@ -284,9 +284,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
     def smoothing_arguments(self, parameters, context) -> list[str]:
         """The smoothing radius for the engine when the user set one (else the model's own applies)."""
         radius = self.parameterAsInt(parameters, self.SMOOTHING_RADIUS, context)
-        if radius < 0:
-            return []
-        return ["--smoothing-radius", str(radius)] if self.COMMAND == "classify" else [f"--set=smoothing_radius={radius}"]
+        return ["--smoothing-radius", str(radius)] if radius >= 0 else []
 
     def device_arguments(self, parameters, context) -> list[str]:
         return ["--device", self.parameterAsEnumString(parameters, self.DEVICE, context) or "auto"]

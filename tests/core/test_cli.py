@@ -32,7 +32,7 @@ def test_run_with_jsonl_progress(scene, tmp_path):
     done = cli("run", "--raster", scene.raster, "--vector", scene.training, "--class-field", "class_name",
                "--model", out / "m.safetensors", "--output", out / "map.tif", "--confidence", out / "conf.tif",
                "--test-vector", scene.training, "--report", out / "report.html", "--device", "cpu",
-               "--progress", "jsonl", *TINY_CLI)
+               "--smoothing-radius", "2", "--progress", "jsonl", *TINY_CLI)
     assert done.returncode == 0, done.stderr
     stream = events(done.stdout)  # every stdout line is JSON
     stages = []
@@ -50,6 +50,7 @@ def test_run_with_jsonl_progress(scene, tmp_path):
     assert (out / "map.qml").is_file() and (out / "conf.qml").is_file() and (out / "report.json").is_file()
     with rasterio.open(out / "map.tif") as m:
         assert m.crs.to_epsg() == 32616 and m.shape == (40, 48)
+    assert json.loads(cli("info", "--model", out / "m.safetensors").stdout)["config"]["smoothing_radius"] == 2
 
 
 def test_train_classify_evaluate_info_and_doctor(trained, tmp_path):
@@ -88,7 +89,7 @@ def test_bad_input_gets_one_line_and_no_output(trained, tmp_path, case):
         "bad smoothing": ("classify", "--raster", trained.raster, "--model", trained.model, "--output", out,
                           "--smoothing-radius", "-2"),
         "bad smoothing option": ("train", "--raster", trained.raster, "--vector", trained.training, "--class-field",
-                                 "class_name", "--model", tmp_path / "m.safetensors", "--set", "smoothing_radius=-1"),
+                                 "class_name", "--model", tmp_path / "m.safetensors", "--smoothing-radius", "-1"),
     }[case]
     expected = {"missing raster": "raster not found", "missing field": "class field 'kind' not found",
                 "bad model": "not a ContrastDM model file", "bad option": "no_such_option",

@@ -203,5 +203,5 @@ def test_smoothing_radius_is_passed_only_when_set(plugin_scene):
     classify, both = algorithm("classify_raster"), algorithm("train_and_classify")
     assert classify.smoothing_arguments({}, context) == []  # -1: the model's own radius
     assert classify.smoothing_arguments({"SMOOTHING_RADIUS": 0}, context) == ["--smoothing-radius", "0"]
-    assert both.smoothing_arguments({"SMOOTHING_RADIUS": 3}, context) == ["--set=smoothing_radius=3"]
+    assert both.smoothing_arguments({"SMOOTHING_RADIUS": 3}, context) == ["--smoothing-radius", "3"]
     assert classify.parameterDefinition("SMOOTHING_RADIUS").defaultValue() == -1
