@@ -17,7 +17,7 @@ DATASET_TITLES = {"indian-pines": "Indian Pines", "pavia-university": "Pavia Uni
 # The issue's targets for ContrastDM (the default configuration) on Indian Pines.
 TARGETS = {
     "ratio-10": "OA >= 99.5 and above every baseline",
-    "ratio-5": "OA >= 98.5",
+    "ratio-5": "OA >= 98.5 and above every baseline",
     "shot-10": "OA >= 85 and +5 over the best baseline",
     "fields": "+5 OA over the best baseline",
     "blocks": "above every baseline",
@@ -60,7 +60,9 @@ def summarise(runs: list[dict]) -> dict:
         entry["quick"] = any(r.get("quick") for r in members)
         variants = sorted({v for r in members for v in r.get("variants") or {}})
         entry["variants"] = {v: {"oa": _stats((r.get("variants") or {}).get(v, {}).get("oa") for r in members),
-                                 "own_oa": _stats(r.get("oa") for r in members if v in (r.get("variants") or {}))}
+                                 "own_oa": _stats(r.get("oa") for r in members if v in (r.get("variants") or {})),
+                                 "oa_by_seed": {str(r["seed"]): r["variants"][v].get("oa") for r in members
+                                                if v in (r.get("variants") or {})}}
                              for v in variants}
         summary.setdefault(dataset, {}).setdefault(protocol, {})[method] = entry
     return summary
@@ -133,10 +135,33 @@ def _paired(ours: dict, theirs: dict) -> tuple[list[str], float, float]:
     return common, float(np.mean([ours[s] for s in common])), float(np.mean([theirs[s] for s in common]))
 
 
+def _rivals(entries: dict) -> dict:
+    """Each baseline's OA by seed, and, where its map was also scored after the engine's smoothing step, that
+    variant as a rival of its own (``svm+smoothing``): ContrastDM's map is smoothed, so it has to beat both."""
+    rivals = {}
+    for name, entry in entries.items():
+        if name not in BASELINES or entry["oa"]["mean"] is None:
+            continue
+        rivals[name] = entry.get("oa_by_seed") or {}
+        smoothed = (entry.get("variants") or {}).get("smoothed")
+        if smoothed and smoothed.get("oa_by_seed"):
+            rivals[f"{name}+smoothing"] = smoothed["oa_by_seed"]
+    return rivals
+
+
+def _closest(versus: dict, names) -> tuple[str | None, dict | None]:
+    names = [n for n in names if n in versus]
+    if not names:
+        return None, None
+    name = min(names, key=lambda n: versus[n]["margin"])  # the rival ContrastDM leads by the least
+    return name, versus[name]
+
+
 def check_targets(per_protocol: dict, method: str = "contrastdm") -> list[dict]:
     """Whether the issue's targets are met. "Above every baseline in the same run" is judged seed by seed:
     against each baseline, on the seeds both ran, ContrastDM's mean must beat the baseline's mean (and
-    ``wins`` counts the seeds it was ahead on). A protocol not run is 'not run'."""
+    ``wins`` counts the seeds it was ahead on). The rivals are the baselines' maps as they come and, where
+    scored, the same maps after the engine's smoothing step. A protocol not run is 'not run'."""
     results = []
     for protocol, text in TARGETS.items():
         entries = per_protocol.get(protocol, {})
@@ -147,20 +172,16 @@ def check_targets(per_protocol: dict, method: str = "contrastdm") -> list[dict]:
             continue
         ours = mine["oa"]["mean"]
         versus = {}
-        for name, entry in entries.items():
-            if name not in BASELINES or entry["oa"]["mean"] is None:
-                continue
-            seeds, our_mean, their_mean = _paired(ours_by_seed, entry.get("oa_by_seed") or {})
+        for name, theirs in _rivals(entries).items():
+            seeds, our_mean, their_mean = _paired(ours_by_seed, theirs)
             if seeds:
                 versus[name] = {"seeds": seeds, "oa": their_mean, "ours": our_mean, "margin": our_mean - their_mean,
-                                "wins": sum(ours_by_seed[s] > entry["oa_by_seed"][s] for s in seeds)}
-        best_name = min(versus, key=lambda n: versus[n]["margin"]) if versus else None  # the closest rival
-        best = versus[best_name] if best_name else None
-        margin = None if best is None else best["margin"]
-        if protocol == "ratio-10":
-            met = ours >= 99.5 and (margin is None or margin > 0)
-        elif protocol == "ratio-5":
-            met = ours >= 98.5
+                                "wins": sum(ours_by_seed[s] > theirs[s] for s in seeds)}
+        best_name, best = _closest(versus, [n for n in versus if not n.endswith("+smoothing")])
+        smoothed_name, smoothed = _closest(versus, list(versus))
+        margin = None if smoothed is None else smoothed["margin"]  # the strictest comparison decides
+        if protocol in ("ratio-10", "ratio-5"):
+            met = ours >= (99.5 if protocol == "ratio-10" else 98.5) and (margin is None or margin > 0)
         elif protocol == "shot-10":
             met = ours >= 85 and (margin is not None and margin >= 5)
         elif protocol == "fields":
@@ -169,26 +190,41 @@ def check_targets(per_protocol: dict, method: str = "contrastdm") -> list[dict]:
             met = margin is not None and margin > 0
         results.append({"protocol": protocol, "target": text, "status": "met" if met else "not met",
                         "oa": ours, "seeds": mine.get("seeds", []), "best_baseline": best_name,
-                        "best_baseline_oa": None if best is None else best["oa"], "margin": margin,
+                        "best_baseline_oa": None if best is None else best["oa"],
+                        "margin": None if best is None else best["margin"],
                         "paired_seeds": [] if best is None else best["seeds"],
                         "wins": None if best is None else best["wins"],
+                        "closest_rival": smoothed_name, "closest_rival_oa": None if smoothed is None else smoothed["oa"],
+                        "closest_rival_margin": margin,
+                        "closest_rival_wins": None if smoothed is None else smoothed["wins"],
                         "versus": versus, "baselines_run": sorted(versus)})
     return results
 
 
 def _target_lines(targets) -> list[str]:
-    lines = ["ContrastDM's mean OA over its seeds; the rival is the baseline it leads by the least (or trails by the "
-             "most), compared on the seeds both ran, with the number of those seeds on which ContrastDM was ahead.", "",
-             "| protocol | target | contrastdm OA | closest baseline (OA, same seeds) | margin | seeds ahead | status |",
-             "|---|---|---:|---|---:|---:|---|"]
+    lines = ["ContrastDM's mean OA over its seeds against the baseline it leads by the least (or trails by the most), "
+             "compared on the seeds both ran, with the number of those seeds on which ContrastDM was ahead: first "
+             "the baselines' maps as they come, then including the same maps after the engine's smoothing step "
+             "(`+smoothing`), which ContrastDM's own map has. The status is judged on the second, stricter "
+             "comparison.", "",
+             "| protocol | target | contrastdm OA | closest baseline (OA) | margin | seeds ahead "
+             "| closest incl. +smoothing (OA) | margin | seeds ahead | status |",
+             "|---|---|---:|---|---:|---:|---|---:|---:|---|"]
+
+    def rival(name, oa, margin, wins, seeds):
+        if name is None:
+            return "– | – | –"
+        return f"{name} ({oa:.2f}) | {margin:+.2f} | {wins}/{len(seeds)}"
+
     for t in targets:
         if t["status"] == "not run":
-            lines.append(f"| {t['protocol']} | {t['target']} | – | – | – | – | not run |")
+            lines.append(f"| {t['protocol']} | {t['target']} | – | – | – | – | – | – | – | not run |")
             continue
-        best = "–" if t["best_baseline"] is None else f"{t['best_baseline']} ({t['best_baseline_oa']:.2f})"
-        margin = "–" if t["margin"] is None else f"{t['margin']:+.2f}"
-        wins = "–" if t["wins"] is None else f"{t['wins']}/{len(t['paired_seeds'])}"
-        lines.append(f"| {t['protocol']} | {t['target']} | {t['oa']:.2f} | {best} | {margin} | {wins} | {t['status']} |")
+        closest = t["closest_rival"]
+        first = rival(t["best_baseline"], t["best_baseline_oa"], t["margin"], t["wins"], t["paired_seeds"])
+        second = rival(closest, t["closest_rival_oa"], t["closest_rival_margin"], t["closest_rival_wins"],
+                       t["versus"][closest]["seeds"] if closest else [])
+        lines.append(f"| {t['protocol']} | {t['target']} | {t['oa']:.2f} | {first} | {second} | {t['status']} |")
     return lines
 
 
