@@ -178,8 +178,8 @@ def check_targets(per_protocol: dict, method: str = "contrastdm") -> list[dict]:
                 versus[name] = {"seeds": seeds, "oa": their_mean, "ours": our_mean, "margin": our_mean - their_mean,
                                 "wins": sum(ours_by_seed[s] > theirs[s] for s in seeds)}
         best_name, best = _closest(versus, [n for n in versus if not n.endswith("+smoothing")])
-        smoothed_name, smoothed = _closest(versus, list(versus))
-        margin = None if smoothed is None else smoothed["margin"]  # the strictest comparison decides
+        closest_name, closest = _closest(versus, list(versus))
+        margin = None if closest is None else closest["margin"]  # the strictest comparison decides
         if protocol in ("ratio-10", "ratio-5"):
             met = ours >= (99.5 if protocol == "ratio-10" else 98.5) and (margin is None or margin > 0)
         elif protocol == "shot-10":
@@ -194,9 +194,9 @@ def check_targets(per_protocol: dict, method: str = "contrastdm") -> list[dict]:
                         "margin": None if best is None else best["margin"],
                         "paired_seeds": [] if best is None else best["seeds"],
                         "wins": None if best is None else best["wins"],
-                        "closest_rival": smoothed_name, "closest_rival_oa": None if smoothed is None else smoothed["oa"],
+                        "closest_rival": closest_name, "closest_rival_oa": None if closest is None else closest["oa"],
                         "closest_rival_margin": margin,
-                        "closest_rival_wins": None if smoothed is None else smoothed["wins"],
+                        "closest_rival_wins": None if closest is None else closest["wins"],
                         "versus": versus, "baselines_run": sorted(versus)})
     return results
 
