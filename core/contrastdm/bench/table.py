@@ -135,6 +135,9 @@ def _paired(ours: dict, theirs: dict) -> tuple[list[str], float, float]:
     return common, float(np.mean([ours[s] for s in common])), float(np.mean([theirs[s] for s in common]))
 
 
+SMOOTHED = "+smoothing"  # suffix of a baseline's rival entry scored after the engine's smoothing step
+
+
 def _rivals(entries: dict) -> dict:
     """Each baseline's OA by seed, and, where its map was also scored after the engine's smoothing step, that
     variant as a rival of its own (``svm+smoothing``): ContrastDM's map is smoothed, so it has to beat both."""
@@ -145,7 +148,7 @@ def _rivals(entries: dict) -> dict:
         rivals[name] = entry.get("oa_by_seed") or {}
         smoothed = (entry.get("variants") or {}).get("smoothed")
         if smoothed and smoothed.get("oa_by_seed"):
-            rivals[f"{name}+smoothing"] = smoothed["oa_by_seed"]
+            rivals[name + SMOOTHED] = smoothed["oa_by_seed"]
     return rivals
 
 
@@ -177,7 +180,7 @@ def check_targets(per_protocol: dict, method: str = "contrastdm") -> list[dict]:
             if seeds:
                 versus[name] = {"seeds": seeds, "oa": their_mean, "ours": our_mean, "margin": our_mean - their_mean,
                                 "wins": sum(ours_by_seed[s] > theirs[s] for s in seeds)}
-        best_name, best = _closest(versus, [n for n in versus if not n.endswith("+smoothing")])
+        best_name, best = _closest(versus, [n for n in versus if not n.endswith(SMOOTHED)])
         closest_name, closest = _closest(versus, list(versus))
         margin = None if closest is None else closest["margin"]  # the strictest comparison decides
         if protocol in ("ratio-10", "ratio-5"):
