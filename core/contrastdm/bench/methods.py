@@ -257,30 +257,50 @@ class Learner(Method):
                 "unlabelled_patches": 0 if task.unlabelled is None or not self.semi_supervised
                 else int(len(task.unlabelled)), "fit_seconds": round(time.monotonic() - started, 2)}
 
-    def predict(self, task):
-        """The engine's classification: dense probabilities, then its edge-preserving smoothing when on."""
+    def _probabilities(self, task) -> np.ndarray:
+        """Dense class probabilities [K, H, W] of the whole scene, in strips."""
         import torch
 
         net, feats = self.network, task.features
         r = feats.radius
-        height = feats.shape[0]
-        strip = 48
         rows = []
-        for r0 in range(0, height, strip):
-            r1 = min(height, r0 + strip)
+        for r0 in range(0, feats.shape[0], 48):
+            r1 = min(feats.shape[0], r0 + 48)
             tile = torch.from_numpy(np.ascontiguousarray(feats.padded[:, r0:r1 + 2 * r, :]))[None].to(task.device)
             rows.append(net.predict_dense(tile).float().cpu().numpy())
-        probs = np.concatenate(rows, axis=1)
-        self._unsmoothed = probs.argmax(0).ravel()
-        cfg = net.config
-        if cfg.smoothing_radius and feats.guide is not None:
-            probs = smooth_probabilities(probs, feats.guide, cfg.smoothing_radius, cfg.smoothing_eps)
+        return np.concatenate(rows, axis=1)
+
+    def _labels(self, task, probs: np.ndarray) -> np.ndarray:
+        """The engine's edge-preserving smoothing when on, then the most probable class."""
+        cfg = self.network.config
+        if cfg.smoothing_radius and task.features.guide is not None:
+            probs = smooth_probabilities(probs, task.features.guide, cfg.smoothing_radius, cfg.smoothing_eps)
         return probs.argmax(0).ravel()
 
+    def predict(self, task):
+        """The engine's classification: dense probabilities, then its edge-preserving smoothing when on."""
+        probs = self._probabilities(task)
+        self._unsmoothed = probs.argmax(0).ravel()
+        return self._labels(task, probs)
+
     def variants(self, task, labels):
-        if self.network.config.smoothing_radius and task.features.guide is not None:
-            return {"unsmoothed": self._unsmoothed}
-        return super().variants(task, labels)
+        """The map without smoothing and, where refinement was requested, without refinement (smoothed as the
+        map is): each step scored on the same network."""
+        cfg = self.network.config
+        if cfg.smoothing_radius and task.features.guide is not None:
+            out = {"unsmoothed": self._unsmoothed}
+        else:
+            out = super().variants(task, labels)
+        if cfg.refine:
+            unrefined = labels
+            if self.network.refine_active:
+                strength, cfg.refine_strength = cfg.refine_strength, 0.0
+                try:
+                    unrefined = self._labels(task, self._probabilities(task))
+                finally:
+                    cfg.refine_strength = strength
+            out["unrefined"] = unrefined
+        return out
 
     def embed(self, task, index):
         import torch
@@ -344,6 +364,16 @@ METHODS = {
     "contrastdm": lambda: Learner("contrastdm", "ContrastDM, the engine's default configuration", _default),
 }
 BASELINES = ("svm", "rf", "mlp1d", "cnn", "ssftt")
+# The ablation ladder, one step at a time: (what the step adds, the run without it, the run with it).
+ABLATION_STEPS = (
+    ("contrastive pre-training", "cnn", "cdm-nosynth"),
+    ("full fine-tune after pre-training (vs head + encoder lr x0.1)", "cdm-head", "cdm-nosynth"),
+    ("diffusion: synthetic features, head retrained on real + synthetic", "cdm-nosynth", "contrastdm"),
+    ("diffusion fitted on fine-tuned (vs pre-trained) features", "cdm-early", "contrastdm"),
+    ("edge-preserving smoothing of the probabilities", "contrastdm:unsmoothed", "contrastdm"),
+    # Refinement is scored on one network, with and without it (a variant of the same run).
+    ("diffusion refinement at inference (kept where validation says it helps)", "cdm-refine:unrefined", "cdm-refine"),
+)
 
 
 def make_method(name: str) -> Method:

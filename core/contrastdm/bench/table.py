@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import DATASETS
-from .methods import BASELINES, METHODS
+from .methods import ABLATION_STEPS, BASELINES, METHODS
 from .protocols import PROTOCOLS
 from .record import write_json
 
@@ -231,6 +231,66 @@ def _target_lines(targets) -> list[str]:
     return lines
 
 
+def _oa_by_seed(entries: dict, name: str) -> dict:
+    """OA by seed of a method, or of one of its variants (``method:variant``)."""
+    method, _, variant = name.partition(":")
+    entry = entries.get(method) or {}
+    if not variant:
+        return entry.get("oa_by_seed") or {}
+    return ((entry.get("variants") or {}).get(variant) or {}).get("oa_by_seed") or {}
+
+
+def ablation_steps(per_protocol: dict) -> list[dict]:
+    """Each ablation step's effect on OA per protocol: the paired differences (with - without) over the seeds
+    both ran. A step "helps" (or "hurts") only when the mean difference is more than two standard errors
+    from zero; otherwise its effect is not distinguishable from the spread over seeds."""
+    steps = []
+    for label, without, with_ in ABLATION_STEPS:
+        effects = {}
+        for protocol, entries in per_protocol.items():
+            before, after = _oa_by_seed(entries, without), _oa_by_seed(entries, with_)
+            seeds = sorted(s for s in set(before) & set(after) if before[s] is not None and after[s] is not None)
+            if not seeds:
+                continue
+            diffs = np.array([after[s] - before[s] for s in seeds], dtype=float)
+            mean = float(diffs.mean())
+            se = float(diffs.std(ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
+            if len(diffs) < 3:
+                verdict = "too few seeds"
+            elif mean - 2 * se > 0:
+                verdict = "helps"
+            elif mean + 2 * se < 0:
+                verdict = "hurts"
+            else:
+                verdict = "no clear effect"
+            effects[protocol] = {"seeds": seeds, "mean_diff": mean, "std_error": se,
+                                 "ahead": int((diffs > 0).sum()), "verdict": verdict}
+        steps.append({"step": label, "without": without, "with": with_, "effects": effects})
+    return steps
+
+
+def _ablation_lines(steps, protocols) -> list[str]:
+    rows = [s for s in steps if s["effects"]]
+    if not rows:
+        return []
+    lines = ["What each step of ContrastDM adds, one step at a time: OA of the run with the step minus the run "
+             "without it, mean over the seeds both ran ± its standard error, the seeds on which the step was "
+             "ahead, and the verdict: \"helps\" or \"hurts\" only when the mean is more than two standard errors "
+             "from zero.", "",
+             "| step | without → with | " + " | ".join(protocols) + " |", "|---|---|" + "---:|" * len(protocols)]
+    for step in rows:
+        cells = []
+        for p in protocols:
+            e = step["effects"].get(p)
+            if e is None:
+                cells.append("–")
+                continue
+            se = "" if np.isnan(e["std_error"]) else f" ± {e['std_error']:.2f}"
+            cells.append(f"{e['mean_diff']:+.2f}{se} ({e['ahead']}/{len(e['seeds'])}, {e['verdict']})")
+        lines.append(f"| {step['step']} | {step['without']} → {step['with']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def render(runs: list[dict], summary: dict) -> str:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     quick = any(r.get("quick") for r in runs)
@@ -269,6 +329,9 @@ def render(runs: list[dict], summary: dict) -> str:
         smoothing = _smoothing_lines(per_protocol, protocols, methods, n)
         if smoothing:
             lines += ["### Edge-preserving smoothing, with and without", ""] + smoothing + [""]
+        ablation = _ablation_lines(ablation_steps(per_protocol), protocols)
+        if ablation:
+            lines += ["### Ablation: what each step contributes", ""] + ablation + [""]
         if dataset == "indian-pines":
             lines += ["### Targets (ContrastDM, default configuration)", ""] + _target_lines(check_targets(per_protocol))
             lines += [""]
@@ -313,7 +376,9 @@ def write_table(output_dir) -> tuple[Path, dict]:
     runs = load_runs(output_dir)
     summary = summarise(runs)
     targets = check_targets(summary.get("indian-pines", {}))
-    write_json(output_dir / "summary.json", {"summary": summary, "targets": targets, "runs": len(runs)})
+    ablation = {dataset: ablation_steps(per_protocol) for dataset, per_protocol in summary.items()}
+    write_json(output_dir / "summary.json", {"summary": summary, "targets": targets, "ablation": ablation,
+                                             "runs": len(runs)})
     path = output_dir / "results.md"
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(render(runs, summary), encoding="utf-8")

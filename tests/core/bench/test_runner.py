@@ -144,3 +144,14 @@ def test_engine_methods_score_their_map_before_smoothing_too(tmp_path):
     assert set(record["variants"]) == {"unsmoothed"}
     assert record["method_info"]["config"]["smoothing_radius"] > 0
     assert "| cnn | " in (out / "results.md").read_text().split("### Edge-preserving smoothing")[1]
+
+
+def test_refinement_is_scored_with_and_without_on_the_same_network(tmp_path):
+    out = tmp_path / "bench"
+    _bench(out, methods="cdm-refine", protocols="shot-10", seeds="0")
+    record = json.loads(next((out / "runs").glob("*.json")).read_text())
+    assert set(record["variants"]) == {"unsmoothed", "unrefined"}
+    if record["method_info"]["validation"]["refine"]["strength"] == 0:  # refinement dropped: the same map
+        assert record["variants"]["unrefined"]["oa"] == record["oa"]
+    ablation = (out / "results.md").read_text().split("### Ablation")[1]
+    assert "| cdm-refine:unrefined → cdm-refine | " in ablation and "too few seeds" in ablation

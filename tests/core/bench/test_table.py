@@ -45,3 +45,22 @@ def test_a_baseline_map_after_the_smoothing_step_is_a_rival_too():
     assert target["closest_rival_wins"] == 1 and target["status"] == "not met"
     assert "| svm (70.00) | +5.00 | 3/3 | svm+smoothing (76.00) | -1.00 | 1/3 | not met |" in render(
         runs, summarise(runs))
+
+
+def test_an_ablation_step_helps_only_beyond_two_standard_errors():
+    from contrastdm.bench.table import ablation_steps
+
+    # Pre-training: +1, +2, +3 (mean 2, SE 0.58): helps. Synthetic features: +1, -1, +0.5 (mean 0.17, SE 0.6):
+    # no clear effect.
+    runs = [_run("cnn", "shot-10", s, 80.0) for s in range(3)]
+    runs += [_run("cdm-nosynth", "shot-10", s, 81.0 + s) for s in range(3)]
+    runs += [_run("contrastdm", "shot-10", s, oa) for s, oa in ((0, 82.0), (1, 81.0), (2, 83.5))]
+    steps = {s["without"] + ">" + s["with"]: s["effects"] for s in ablation_steps(summarise(runs)["indian-pines"])}
+    pre = steps["cnn>cdm-nosynth"]["shot-10"]
+    assert pre["mean_diff"] == 2.0 and pre["ahead"] == 3 and pre["verdict"] == "helps"
+    synth = steps["cdm-nosynth>contrastdm"]["shot-10"]
+    assert abs(synth["mean_diff"] - 1 / 6) < 1e-9 and synth["ahead"] == 2 and synth["verdict"] == "no clear effect"
+    assert steps["cdm-refine:unrefined>cdm-refine"] == {}  # not run: no row
+    text = render(runs, summarise(runs))
+    assert "| contrastive pre-training | cnn → cdm-nosynth | +2.00 ± 0.58 (3/3, helps) |" in text
+    assert "cdm-refine:unrefined" not in text
