@@ -263,9 +263,10 @@ class Learner(Method):
 
         net, feats = self.network, task.features
         r = feats.radius
+        height, strip = feats.shape[0], 48
         rows = []
-        for r0 in range(0, feats.shape[0], 48):
-            r1 = min(feats.shape[0], r0 + 48)
+        for r0 in range(0, height, strip):
+            r1 = min(height, r0 + strip)
             tile = torch.from_numpy(np.ascontiguousarray(feats.padded[:, r0:r1 + 2 * r, :]))[None].to(task.device)
             rows.append(net.predict_dense(tile).float().cpu().numpy())
         return np.concatenate(rows, axis=1)

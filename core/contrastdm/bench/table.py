@@ -138,6 +138,15 @@ def _paired(ours: dict, theirs: dict) -> tuple[list[str], float, float]:
 SMOOTHED = "+smoothing"  # suffix of a baseline's rival entry scored after the engine's smoothing step
 
 
+def _oa_by_seed(entries: dict, name: str) -> dict:
+    """OA by seed of a method, or of one of its variants (``method:variant``)."""
+    method, _, variant = name.partition(":")
+    entry = entries.get(method) or {}
+    if not variant:
+        return entry.get("oa_by_seed") or {}
+    return ((entry.get("variants") or {}).get(variant) or {}).get("oa_by_seed") or {}
+
+
 def _rivals(entries: dict) -> dict:
     """Each baseline's OA by seed, and, where its map was also scored after the engine's smoothing step, that
     variant as a rival of its own (``svm+smoothing``): ContrastDM's map is smoothed, so it has to beat both."""
@@ -145,10 +154,10 @@ def _rivals(entries: dict) -> dict:
     for name, entry in entries.items():
         if name not in BASELINES or entry["oa"]["mean"] is None:
             continue
-        rivals[name] = entry.get("oa_by_seed") or {}
-        smoothed = (entry.get("variants") or {}).get("smoothed")
-        if smoothed and smoothed.get("oa_by_seed"):
-            rivals[name + SMOOTHED] = smoothed["oa_by_seed"]
+        rivals[name] = _oa_by_seed(entries, name)
+        smoothed = _oa_by_seed(entries, name + ":smoothed")
+        if smoothed:
+            rivals[name + SMOOTHED] = smoothed
     return rivals
 
 
@@ -231,15 +240,6 @@ def _target_lines(targets) -> list[str]:
     return lines
 
 
-def _oa_by_seed(entries: dict, name: str) -> dict:
-    """OA by seed of a method, or of one of its variants (``method:variant``)."""
-    method, _, variant = name.partition(":")
-    entry = entries.get(method) or {}
-    if not variant:
-        return entry.get("oa_by_seed") or {}
-    return ((entry.get("variants") or {}).get(variant) or {}).get("oa_by_seed") or {}
-
-
 def ablation_steps(per_protocol: dict) -> list[dict]:
     """Each ablation step's effect on OA per protocol: the paired differences (with - without) over the seeds
     both ran. A step "helps" (or "hurts") only when the mean difference is more than two standard errors
@@ -249,7 +249,7 @@ def ablation_steps(per_protocol: dict) -> list[dict]:
         effects = {}
         for protocol, entries in per_protocol.items():
             before, after = _oa_by_seed(entries, without), _oa_by_seed(entries, with_)
-            seeds = sorted(s for s in set(before) & set(after) if before[s] is not None and after[s] is not None)
+            seeds = _paired(after, before)[0]
             if not seeds:
                 continue
             diffs = np.array([after[s] - before[s] for s in seeds], dtype=float)
