@@ -16,6 +16,7 @@ default preset (whatever the model package currently ships):
   fine-tuning (``diffusion_stage="pretrained"``), instead of fitted on the fine-tuned features;
 - ``cdm-refine``: the default + diffusion refinement of features at inference (``refine=True``); refinement is
   judged on the validation slice, so this variant keeps the slice out of training (``refit_all=False``);
+- ``cdm-centre``: the default + the encoder's centre-pixel spectral branch (``centre_branch=True``);
 - ``contrastdm``: the default configuration, unchanged.
 """
 
@@ -343,6 +344,10 @@ def _refine(base):
     return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=True, refine=True, refit_all=False)
 
 
+def _centre(base):
+    return dict(centre_branch=True)
+
+
 def _default(base):
     return {}
 
@@ -362,6 +367,8 @@ METHODS = {
                                  "mixed into fine-tuning", _early),
     "cdm-refine": lambda: Learner("cdm-refine", "the default + diffusion refinement at inference (kept when "
                                   "validation says it helps; no refit)", _refine),
+    "cdm-centre": lambda: Learner("cdm-centre", "the default + a centre-pixel spectral branch fused into the "
+                                  "encoder", _centre),
     "contrastdm": lambda: Learner("contrastdm", "ContrastDM, the engine's default configuration", _default),
 }
 BASELINES = ("svm", "rf", "mlp1d", "cnn", "ssftt")
@@ -371,6 +378,7 @@ ABLATION_STEPS = (
     ("full fine-tune after pre-training (vs head + encoder lr x0.1)", "cdm-head", "cdm-nosynth"),
     ("diffusion: synthetic features, head retrained on real + synthetic", "cdm-nosynth", "contrastdm"),
     ("diffusion fitted on fine-tuned (vs pre-trained) features", "cdm-early", "contrastdm"),
+    ("centre-pixel spectral branch in the encoder", "contrastdm", "cdm-centre"),
     ("edge-preserving smoothing of the probabilities", "contrastdm:unsmoothed", "contrastdm"),
     # Refinement is scored on one network, with and without it (a variant of the same run).
     ("diffusion refinement at inference (kept where validation says it helps)", "cdm-refine:unrefined", "cdm-refine"),

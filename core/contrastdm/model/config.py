@@ -14,6 +14,7 @@ class LearnerConfig:
     feature_dim: int = 128
     spectral_channels: int = 8  # first 3D conv; the second has twice as many
     spatial_channels: int = 64
+    centre_branch: bool = False  # the centre pixel's spectrum through its own per-pixel MLP, fused with the window's
     head_hidden: int = 128
     dropout: float = 0.2
     # -- contrastive pre-training (SimCLR on unlabelled + SupCon on labelled patches) -------------

@@ -22,6 +22,10 @@ def _spatial_kernels(patch_size: int, n_layers: int) -> list[int]:
 class SpectralSpatialEncoder(nn.Module):
     """3D convolutions over (bands, h, w), then 2D convolutions, average pooling and a 1x1 projection.
 
+    With ``centre_branch`` a per-pixel MLP over the centre pixel's own spectrum is concatenated before the
+    projection: the pooled spatial path averages the whole window, so on its own it blurs a pixel into its
+    neighbours, which spectral classifiers do not (they generalise better to unlabelled fields).
+
     ``forward(x[N, C, p, p]) -> [N, d]``; ``forward_dense(x[B, C, H + 2r, W + 2r]) -> [B, d, H, W]``.
     """
 
@@ -34,6 +38,7 @@ class SpectralSpatialEncoder(nn.Module):
         spectral_kernels: tuple[int, int] = (7, 5),
         spectral_stride: int = 2,
         spatial_channels: int = 64,
+        centre_branch: bool = False,
     ) -> None:
         super().__init__()
         if patch_size < 1 or patch_size % 2 == 0:
@@ -60,9 +65,20 @@ class SpectralSpatialEncoder(nn.Module):
         self.bn2d_2 = nn.BatchNorm2d(spatial_channels)
         # What is left of the patch after the valid convolutions is averaged (a box filter when dense).
         self.pool_size = self.patch_size - sum(kk - 1 for kk in k)
-        self.project = nn.Conv2d(spatial_channels, self.feature_dim, 1)
+        self.centre = None
+        if centre_branch:
+            # 1x1 convolutions: a per-pixel MLP, so dense evaluation stays exact.
+            self.centre = nn.Sequential(
+                nn.Conv2d(self.in_bands, spatial_channels, 1, bias=False), nn.BatchNorm2d(spatial_channels), nn.ReLU(),
+                nn.Conv2d(spatial_channels, spatial_channels, 1, bias=False), nn.BatchNorm2d(spatial_channels),
+                nn.ReLU(),
+            )
+        fused = spatial_channels * (2 if centre_branch else 1)
+        self.project = nn.Conv2d(fused, self.feature_dim, 1)
 
     def _trunk(self, x: torch.Tensor) -> torch.Tensor:
+        r = self.patch_size // 2
+        centre = x[..., r:x.shape[-2] - r, r:x.shape[-1] - r] if self.centre is not None else None
         x = F.relu(self.bn3d_1(self.conv3d_1(x.unsqueeze(1))))
         x = F.relu(self.bn3d_2(self.conv3d_2(x)))
         x = x.flatten(1, 2)  # (channels x bands) become 2D channels
@@ -70,6 +86,8 @@ class SpectralSpatialEncoder(nn.Module):
         x = F.relu(self.bn2d_2(self.conv2d_2(x)))
         if self.pool_size > 1:
             x = F.avg_pool2d(x, self.pool_size, stride=1)
+        if centre is not None:
+            x = torch.cat([x, self.centre(centre)], dim=1)
         return self.project(x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

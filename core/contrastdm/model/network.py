@@ -32,7 +32,7 @@ class ContrastDMNet(nn.Module):
         self.encoder = SpectralSpatialEncoder(
             in_bands, cfg.patch_size, cfg.feature_dim,
             spectral_channels=(cfg.spectral_channels, 2 * cfg.spectral_channels),
-            spatial_channels=cfg.spatial_channels,
+            spatial_channels=cfg.spatial_channels, centre_branch=cfg.centre_branch,
         )
         self.head = ClassifierHead(cfg.feature_dim, n_classes, cfg.head_hidden, cfg.dropout)
         self.diffusion: Optional[FeatureDiffusion] = None

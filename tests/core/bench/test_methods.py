@@ -27,6 +27,9 @@ def test_ablations_map_onto_the_learner_config():
     assert early.synthetic and early.diffusion_stage == "pretrained" and base.diffusion_stage == "finetuned"
     refine = _config("cdm-refine")
     assert refine.synthetic and refine.refine and not refine.refit_all
+    centre = _config("cdm-centre")
+    assert centre.centre_branch and centre.replace(centre_branch=base.centre_branch, patch_size=base.patch_size,
+                                                   seed=base.seed) == base
     full = _config("contrastdm")
     assert full.replace(patch_size=base.patch_size, seed=base.seed) == base
     assert full.patch_size == 9 and full.seed == 5
@@ -37,7 +40,7 @@ def test_ablations_map_onto_the_learner_config():
 
 def test_every_listed_method_is_built():
     assert list(METHODS) == ["svm", "rf", "mlp1d", "cnn", "ssftt", "cdm-head", "cdm-nosynth", "cdm-early",
-                             "cdm-refine", "contrastdm"]
+                             "cdm-refine", "cdm-centre", "contrastdm"]
     for name in METHODS:
         assert make_method(name).name == name
 

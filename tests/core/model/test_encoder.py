@@ -19,11 +19,13 @@ def _patches_of(tile: torch.Tensor, p: int) -> torch.Tensor:
     return win.permute(1, 2, 0, 3, 4).reshape(h * w, c, p, p)
 
 
+@pytest.mark.parametrize("centre_branch", [False, True])
 @pytest.mark.parametrize("p", [1, 3, 5, 7, 11])
-def test_dense_equals_patchwise(p):
+def test_dense_equals_patchwise(p, centre_branch):
     torch.manual_seed(0)
     bands = 9
-    enc = _warmed(SpectralSpatialEncoder(bands, p, feature_dim=12, spectral_channels=(2, 4), spatial_channels=8), bands, p)
+    enc = _warmed(SpectralSpatialEncoder(bands, p, feature_dim=12, spectral_channels=(2, 4), spatial_channels=8,
+                                         centre_branch=centre_branch), bands, p)
     h, w = 6, 5
     tile = torch.randn(1, bands, h + p - 1, w + p - 1)
     with torch.no_grad():
@@ -44,6 +46,27 @@ def test_encoder_output_depends_only_on_the_patch():
         a, b = enc.forward_dense(tile), enc.forward_dense(changed)
     assert not torch.allclose(a[..., 0, 0], b[..., 0, 0])
     torch.testing.assert_close(a[..., 3:, 3:], b[..., 3:, 3:])
+
+
+def test_centre_branch_sees_the_centre_pixel_more_than_its_neighbours():
+    """The fused centre path responds to the centre's spectrum beyond the pooled window's share of it."""
+    torch.manual_seed(0)
+    p, bands = 5, 8
+
+    def centre_to_edge_ratio(centre_branch):
+        torch.manual_seed(1)
+        enc = _warmed(SpectralSpatialEncoder(bands, p, feature_dim=8, spectral_channels=(2, 4), spatial_channels=8,
+                                             centre_branch=centre_branch), bands, p)
+        x = torch.randn(64, bands, p, p, generator=torch.Generator().manual_seed(2))
+        bump = torch.randn(64, bands, generator=torch.Generator().manual_seed(3))
+        at_centre, at_edge = x.clone(), x.clone()
+        at_centre[:, :, 2, 2] += bump
+        at_edge[:, :, 1, 2] += bump
+        with torch.no_grad():
+            base = enc(x)
+            return ((enc(at_centre) - base).norm() / (enc(at_edge) - base).norm()).item()
+
+    assert centre_to_edge_ratio(True) > 1.2 * centre_to_edge_ratio(False)
 
 
 def test_rejects_wrong_shapes():
