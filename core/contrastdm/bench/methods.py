@@ -230,14 +230,18 @@ class Learner(Method):
         self.semi_supervised = semi_supervised
 
     def config(self, task):
+        return self.config_for(task.features.patch_size, task.seed, task.quick)
+
+    def config_for(self, patch_size: int, seed: int, quick: bool):
+        """The configuration this method trains with, from the current default preset."""
         base = default_learner_config()
         changes = dict(self.overrides(base))
-        if task.quick:
-            quick = {k: v for k, v in QUICK_LEARNER.items() if hasattr(base, k)}
+        if quick:
+            shorter = {k: v for k, v in QUICK_LEARNER.items() if hasattr(base, k)}
             if changes.get("contrastive_epochs", base.contrastive_epochs) > 0:
-                quick["contrastive_epochs"] = 1
-            changes = {**changes, **quick}  # quick settings shorten stages, never switch them on or off
-        return base.replace(**changes, patch_size=task.features.patch_size, seed=task.seed)
+                shorter["contrastive_epochs"] = 1
+            changes = {**changes, **shorter}  # quick settings shorten stages, never switch them on or off
+        return base.replace(**changes, patch_size=int(patch_size), seed=int(seed))
 
     def fit(self, task):
         from ..model import fit
@@ -383,6 +387,31 @@ ABLATION_STEPS = (
     # Refinement is scored on one network, with and without it (a variant of the same run).
     ("diffusion refinement at inference (kept where validation says it helps)", "cdm-refine:unrefined", "cdm-refine"),
 )
+
+
+# Set by fit() from what validation says (the requested value is not what the record keeps).
+CHOSEN_BY_FIT = ("refine_strength",)
+
+
+def stale_reason(record: dict) -> Optional[str]:
+    """Why a run record no longer stands for its method (None when it does): a ContrastDM variant whose recorded
+    configuration differs from what the method trains with now, e.g. after the default preset changed."""
+    from ..model.config import LearnerConfig
+
+    method = METHODS.get(record.get("method", ""))
+    method = method() if method is not None else None
+    if not isinstance(method, Learner):
+        return None
+    try:
+        recorded = LearnerConfig.from_dict(record["method_info"]["config"]).to_dict()
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"no readable configuration ({exc})"
+    wanted = method.config_for(record.get("patch_size", recorded["patch_size"]), record.get("seed", 0),
+                               bool(record.get("quick"))).to_dict()
+    changed = sorted(k for k in wanted if k not in CHOSEN_BY_FIT and recorded.get(k) != wanted[k])
+    if not changed:
+        return None
+    return "configuration changed: " + ", ".join(f"{k} {recorded.get(k)!r} -> {wanted[k]!r}" for k in changed)
 
 
 def make_method(name: str) -> Method:

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InputError
 from ..feedback import NullFeedback, check_cancelled
 from .data import DATASETS, load_scene, make_features
-from .methods import METHODS, Task, make_method
+from .methods import METHODS, Task, make_method, stale_reason
 from .protocols import PROTOCOLS, load_or_make_split, split_path
 from .record import PeakRSS, device_info, git_commit, process_peak_rss_mb, versions, write_json
 
@@ -58,14 +58,15 @@ def run_id(dataset: str, protocol: str, method: str, seed: int) -> str:
 
 
 def _finished(path: Path, quick: bool) -> bool:
-    """A run is done when its file exists and was made in the same mode (a quick run never stands in for a
-    full one, nor the reverse: such a file is redone and replaced)."""
+    """A run is done when its file exists, was made in the same mode (a quick run never stands in for a
+    full one, nor the reverse) and with the configuration its method has now; otherwise it is redone and replaced."""
     if not path.is_file():
         return False
     try:
-        return bool(json.loads(path.read_text(encoding="utf-8")).get("quick")) == bool(quick)
+        record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
+    return bool(record.get("quick")) == bool(quick) and stale_reason(record) is None
 
 
 def _threads(requested) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .data import DATASETS
-from .methods import ABLATION_STEPS, BASELINES, METHODS
+from .methods import ABLATION_STEPS, BASELINES, METHODS, stale_reason
 from .protocols import PROTOCOLS
 from .record import write_json
 
@@ -291,6 +291,10 @@ def _ablation_lines(steps, protocols) -> list[str]:
     return lines
 
 
+def stale_runs(runs: list[dict]) -> list[dict]:
+    return [{"run": r.get("run_id", "?"), "reason": reason} for r in runs if (reason := stale_reason(r))]
+
+
 def render(runs: list[dict], summary: dict) -> str:
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     quick = any(r.get("quick") for r in runs)
@@ -304,6 +308,11 @@ def render(runs: list[dict], summary: dict) -> str:
     if quick:
         lines += ["**Quick mode**: one seed, reduced epochs and a subset of methods and protocols; a smoke test of "
                   "the harness, not the benchmark's numbers.", ""]
+    stale = stale_runs(runs)
+    if stale:
+        shown = "; ".join(f"`{s['run']}`: {s['reason']}" for s in stale[:10]) + ("; …" if len(stale) > 10 else "")
+        lines += [f"**{len(stale)} run file(s) were made with another configuration than their method trains with "
+                  f"now**, so their rows do not describe the current method; `make bench` redoes them. {shown}", ""]
     lines += [f"- Device(s): {', '.join(devices) or '–'}",
               f"- Code: commit {', '.join(commits) or '–'}; " + ", ".join(f"{k} {v}" for k, v in versions.items() if v),
               ""]
@@ -378,6 +387,7 @@ def write_table(output_dir) -> tuple[Path, dict]:
     targets = check_targets(summary.get("indian-pines", {}))
     ablation = {dataset: ablation_steps(per_protocol) for dataset, per_protocol in summary.items()}
     write_json(output_dir / "summary.json", {"summary": summary, "targets": targets, "ablation": ablation,
+                                             "stale_runs": stale_runs(runs),
                                              "runs": len(runs)})
     path = output_dir / "results.md"
     tmp = path.with_name(path.name + ".tmp")

@@ -6,6 +6,10 @@ import dataclasses
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional, Union
 
+# What a configuration written before a field existed meant by it: model files and benchmark records predate some
+# fields, and a missing field reads as the behaviour of its time, not as today's default (which may have moved).
+IMPLIED_WHEN_MISSING: dict[str, Any] = {"centre_branch": False}
+
 
 @dataclass
 class LearnerConfig:
@@ -92,7 +96,7 @@ class LearnerConfig:
         if unknown:
             raise ValueError(f"unknown LearnerConfig field(s): {', '.join(unknown)}")
         defaults = cls()
-        values = {}
+        values = {name: value for name, value in IMPLIED_WHEN_MISSING.items() if name not in data}
         for name, value in data.items():
             kind = type(getattr(defaults, name))
             values[name] = kind(value) if kind in (int, float, bool, str) and value is not None else value

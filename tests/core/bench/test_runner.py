@@ -155,3 +155,30 @@ def test_refinement_is_scored_with_and_without_on_the_same_network(tmp_path):
         assert record["variants"]["unrefined"]["oa"] == record["oa"]
     ablation = (out / "results.md").read_text().split("### Ablation")[1]
     assert "| cdm-refine:unrefined → cdm-refine | " in ablation and "too few seeds" in ablation
+
+
+def test_a_run_made_with_another_configuration_is_flagged_and_redone(tmp_path):
+    """After the default preset moves, old run files must not pass for the current method."""
+    out = tmp_path / "bench"
+    _bench(out, methods="cnn,svm", protocols="shot-10", seeds="0")
+    path = out / "runs" / "indian-pines__shot-10__cnn__seed0.json"
+    record = json.loads(path.read_text())
+    record["method_info"]["config"]["refine_strength"] = 0.0  # chosen by fit(): not a change of method
+    path.write_text(json.dumps(record))
+    assert _bench(out, methods="cnn", protocols="shot-10", seeds="0")["metrics"]["ran"] == 0
+
+    record["method_info"]["config"]["finetune_epochs"] += 7  # as if made under an older default
+    record["oa"] = 12.5
+    path.write_text(json.dumps(record))
+    from contrastdm.bench.table import write_table
+
+    write_table(out)
+    text = (out / "results.md").read_text()
+    assert "1 run file(s) were made with another configuration" in text and "finetune_epochs" in text
+    assert json.loads((out / "summary.json").read_text())["stale_runs"][0]["run"] == record["run_id"]
+
+    again = _bench(out, methods="cnn,svm", protocols="shot-10", seeds="0")
+    assert again["metrics"]["ran"] == 1 and again["metrics"]["skipped"] == 1  # svm is not redone
+    redone = json.loads(path.read_text())
+    assert redone["oa"] != 12.5
+    assert "another configuration" not in (out / "results.md").read_text()

@@ -53,7 +53,7 @@ def test_predict_dense_uses_eval_mode_and_restores_it():
     torch.testing.assert_close(a, net.eval().predict_dense(tile))
 
 
-@pytest.mark.parametrize("changes", [dict(refine=True), dict(synthetic=False, refine=False)])
+@pytest.mark.parametrize("changes", [dict(refine=True), dict(synthetic=False, refine=False), dict(centre_branch=True)])
 def test_safetensors_round_trip_predicts_identically(tmp_path, changes):
     cfg = tiny_config(**changes)
     net = _trained_like(cfg)
@@ -79,3 +79,19 @@ def test_config_json_round_trip_and_errors():
     assert PRESETS["balanced"] == LearnerConfig()
     with pytest.raises(ValueError):
         LearnerConfig.from_dict({"no_such_field": 1})
+
+
+def test_a_config_written_before_a_field_existed_reads_as_its_time_not_todays_default(tmp_path):
+    """Model files keep loading strictly after a default moves: the missing field means what it meant then."""
+    from contrastdm.model.config import IMPLIED_WHEN_MISSING
+
+    old = tiny_config()
+    net = _trained_like(old)
+    written = {k: v for k, v in old.to_dict().items() if k not in IMPLIED_WHEN_MISSING}
+    read = LearnerConfig.from_dict(written)
+    for name, value in IMPLIED_WHEN_MISSING.items():
+        assert getattr(read, name) == value
+    assert LearnerConfig.from_dict({**written, "centre_branch": True}).centre_branch
+    ContrastDMNet(BANDS, K, read).load_state_dict(net.state_dict(), strict=True)
+    with pytest.raises(RuntimeError):  # the other architecture does not take these weights
+        ContrastDMNet(BANDS, K, read.replace(centre_branch=True)).load_state_dict(net.state_dict(), strict=True)
