@@ -23,8 +23,8 @@ class SpectralSpatialEncoder(nn.Module):
     """3D convolutions over (bands, h, w), then 2D convolutions, average pooling and a 1x1 projection.
 
     With ``centre_branch`` a per-pixel MLP over the centre pixel's own spectrum is concatenated before the
-    projection: the pooled spatial path averages the whole window, so on its own it blurs a pixel into its
-    neighbours, which spectral classifiers do not (they generalise better to unlabelled fields).
+    projection, so the pixel is not only seen through the pooled window.  Off by default: on Indian Pines it
+    showed no clear effect (``benchmarks/results``, ``cdm-centre``).
 
     ``forward(x[N, C, p, p]) -> [N, d]``; ``forward_dense(x[B, C, H + 2r, W + 2r]) -> [B, d, H, W]``.
     """
