@@ -295,7 +295,8 @@ def stale_runs(runs: list[dict]) -> list[dict]:
     return [{"run": r.get("run_id", "?"), "reason": reason} for r in runs if (reason := stale_reason(r))]
 
 
-def render(runs: list[dict], summary: dict) -> str:
+def render(runs: list[dict], summary: dict, stale: list[dict] | None = None) -> str:
+    """The Markdown table; ``stale``: :func:`stale_runs` of ``runs`` when the caller has it already."""
     now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     quick = any(r.get("quick") for r in runs)
     devices = sorted({r.get("device", {}).get("device", "?") for r in runs})
@@ -308,7 +309,7 @@ def render(runs: list[dict], summary: dict) -> str:
     if quick:
         lines += ["**Quick mode**: one seed, reduced epochs and a subset of methods and protocols; a smoke test of "
                   "the harness, not the benchmark's numbers.", ""]
-    stale = stale_runs(runs)
+    stale = stale_runs(runs) if stale is None else stale
     if stale:
         shown = "; ".join(f"`{s['run']}`: {s['reason']}" for s in stale[:10]) + ("; …" if len(stale) > 10 else "")
         lines += [f"**{len(stale)} run file(s) were made with another configuration than their method trains with "
@@ -386,12 +387,12 @@ def write_table(output_dir) -> tuple[Path, dict]:
     summary = summarise(runs)
     targets = check_targets(summary.get("indian-pines", {}))
     ablation = {dataset: ablation_steps(per_protocol) for dataset, per_protocol in summary.items()}
+    stale = stale_runs(runs)
     write_json(output_dir / "summary.json", {"summary": summary, "targets": targets, "ablation": ablation,
-                                             "stale_runs": stale_runs(runs),
-                                             "runs": len(runs)})
+                                             "stale_runs": stale, "runs": len(runs)})
     path = output_dir / "results.md"
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render(runs, summary), encoding="utf-8")
+    tmp.write_text(render(runs, summary, stale), encoding="utf-8")
     tmp.replace(path)
     return path, {d: {p: {m: e["oa"]["mean"] for m, e in ms.items()} for p, ms in ps.items()}
                   for d, ps in summary.items()}

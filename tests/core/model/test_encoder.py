@@ -50,7 +50,6 @@ def test_encoder_output_depends_only_on_the_patch():
 
 def test_centre_branch_sees_the_centre_pixel_more_than_its_neighbours():
     """The fused centre path responds to the centre's spectrum beyond the pooled window's share of it."""
-    torch.manual_seed(0)
     p, bands = 5, 8
 
     def centre_to_edge_ratio(centre_branch):
