@@ -34,6 +34,8 @@ def test_peak_memory_is_flat_when_the_scene_grows_4x(trained, tmp_path):
     # would add 48 MiB on top of the small one's 12 MiB; tiled reading adds nothing that grows with it.
     small = write_scene(tmp_path / "small.tif", height=512, width=512, noise=30).raster
     large = write_scene(tmp_path / "large.tif", height=1024, width=1024, noise=30).raster
-    small_mib = _peak_rss_mib(small, trained.model, tmp_path)
-    large_mib = _peak_rss_mib(large, trained.model, tmp_path)
+    # One process's peak varies by +-20 MiB from run to run (thread and allocator timing); the least of three
+    # runs is what the scene itself needs.
+    small_mib = min(_peak_rss_mib(small, trained.model, tmp_path) for _ in range(3))
+    large_mib = min(_peak_rss_mib(large, trained.model, tmp_path) for _ in range(3))
     assert large_mib - small_mib < 25, (small_mib, large_mib)
