@@ -26,7 +26,7 @@ QUICK_METHODS = ("svm", "rf", "cnn", "contrastdm")
 QUICK_PROTOCOLS = ("ratio-10", "shot-10", "blocks")
 # Full runs: baselines, then ContrastDM, then its ablations, so a partial run answers the main question first.
 FULL_METHODS = ("svm", "rf", "mlp1d", "cnn", "ssftt", "contrastdm", "cdm-head", "cdm-nosynth", "cdm-early",
-                "cdm-refine", "cdm-centre")
+                "cdm-refine", "cdm-centre", "cdm-spectral")
 FULL_SEEDS = (0, 1, 2, 3, 4)  # the targets are means over five seeds
 PCA_COMPONENTS = 30
 UNLABELLED_MAX = 20_000  # unlabelled patches for the semi-supervised methods (all pixels on small scenes)

@@ -30,6 +30,8 @@ def test_ablations_map_onto_the_learner_config():
     centre = _config("cdm-centre")
     assert centre.centre_branch and centre.replace(centre_branch=base.centre_branch, patch_size=base.patch_size,
                                                    seed=base.seed) == base
+    spectral = _config("cdm-spectral")  # the ensemble's ContrastDM member is the default, unchanged
+    assert spectral.replace(patch_size=base.patch_size, seed=base.seed) == base
     full = _config("contrastdm")
     assert full.replace(patch_size=base.patch_size, seed=base.seed) == base
     assert full.patch_size == 9 and full.seed == 5
@@ -40,7 +42,7 @@ def test_ablations_map_onto_the_learner_config():
 
 def test_every_listed_method_is_built():
     assert list(METHODS) == ["svm", "rf", "mlp1d", "cnn", "ssftt", "cdm-head", "cdm-nosynth", "cdm-early",
-                             "cdm-refine", "cdm-centre", "contrastdm"]
+                             "cdm-refine", "cdm-centre", "cdm-spectral", "contrastdm"]
     for name in METHODS:
         assert make_method(name).name == name
 

@@ -157,6 +157,21 @@ def test_refinement_is_scored_with_and_without_on_the_same_network(tmp_path):
     assert "| cdm-refine:unrefined → cdm-refine | " in ablation and "too few seeds" in ablation
 
 
+def test_the_spectral_ensemble_is_scored_with_and_without_its_spectral_member(tmp_path):
+    out = tmp_path / "bench"
+    _bench(out, methods="cdm-spectral,contrastdm", protocols="shot-10", seeds="0")
+    fused = json.loads((out / "runs" / "indian-pines__shot-10__cdm-spectral__seed0.json").read_text())
+    alone = json.loads((out / "runs" / "indian-pines__shot-10__contrastdm__seed0.json").read_text())
+    assert set(fused["variants"]) == {"unsmoothed", "unfused"}
+    assert fused["method_info"]["spectral_member"]["method"] == "mlp1d"
+    assert fused["method_info"]["fusion"]["spectral_weight"] == 0.5
+    # Without its spectral member the ensemble is the default ContrastDM, trained identically.
+    assert fused["variants"]["unfused"]["oa"] == alone["oa"]
+    assert fused["method_info"]["config"] == alone["method_info"]["config"]
+    ablation = (out / "results.md").read_text().split("### Ablation")[1]
+    assert "| cdm-spectral:unfused → cdm-spectral | " in ablation
+
+
 def test_a_run_made_with_another_configuration_is_flagged_and_redone(tmp_path):
     """After the default preset moves, old run files must not pass for the current method."""
     out = tmp_path / "bench"
