@@ -356,7 +356,7 @@ class SpectralFusion(Learner):
 
     def predict(self, task):
         own = self._probabilities(task)
-        self._unfused = self._labels(task, own)
+        self._own = own  # the unfused map is made in variants(), outside the timed classification
         spectral = self.spectral.probabilities(task).T.reshape(own.shape)
         fused = (1.0 - self.SPECTRAL_WEIGHT) * own + self.SPECTRAL_WEIGHT * spectral
         self._unsmoothed = fused.argmax(0).ravel()
@@ -364,7 +364,7 @@ class SpectralFusion(Learner):
 
     def variants(self, task, labels):
         """Besides the default's: the ContrastDM member's own map (smoothed as the fused map is)."""
-        return {**super().variants(task, labels), "unfused": self._unfused}
+        return {**super().variants(task, labels), "unfused": self._labels(task, self._own)}
 
 
 def _cnn(base):
