@@ -31,6 +31,7 @@ from qgis.PyQt.QtGui import QIcon
 from . import engine_runner, paths
 
 PRESETS = ["fast", "balanced", "best"]
+SPECTRAL_MEMBER = ["auto", "on", "off"]
 DEVICES = ["auto", "cpu", "cuda"]
 VECTOR_FORMATS = ["gpkg", "shp", "geojson", "json", "fgb"]
 MODEL_FILTER = "ContrastDM model (*.safetensors)"
@@ -94,6 +95,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
     PRESET = "PRESET"
     SYNTHETIC = "SYNTHETIC"
     REFINE = "REFINE"
+    SPECTRAL_MEMBER = "SPECTRAL_MEMBER"
     DEVICE = "DEVICE"
     SEED = "SEED"
     MODEL = "MODEL"
@@ -188,6 +190,10 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(_advanced(QgsProcessingParameterBoolean(
             self.REFINE, self.tr("Refine features with the diffusion model when classifying (on with 'best')"),
             defaultValue=False)))
+        self.addParameter(_advanced(QgsProcessingParameterEnum(
+            self.SPECTRAL_MEMBER, self.tr("Spectral member: average a per-pixel spectral classifier into the "
+                                          "probabilities (auto: when the training pixels form areas)"),
+            options=SPECTRAL_MEMBER, defaultValue="auto", usesStaticStrings=True)))
         self.add_device_and_seed(seed=True)
 
     def add_device_and_seed(self, seed: bool) -> None:
@@ -275,6 +281,9 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             args.append("--no-synthetic")
         if self.parameterAsBoolean(parameters, self.REFINE, context):
             args.append("--refine")
+        member = self.parameterAsEnumString(parameters, self.SPECTRAL_MEMBER, context) or "auto"
+        if member != "auto":
+            args += ["--spectral-member", member]
         args += ["--seed", str(self.parameterAsInt(parameters, self.SEED, context))]
         colors = self._class_colors if self._class_colors is not None else self.class_colors(parameters, field, context)
         if colors:

@@ -11,30 +11,32 @@ import time
 
 from qgis.core import QgsProcessingFeedback
 
-STAGE_ORDER = ["read", "preprocess", "contrastive", "finetune", "diffusion", "save", "classify", "evaluate"]
+STAGE_ORDER = ["read", "preprocess", "contrastive", "finetune", "diffusion", "spectral", "save", "classify",
+               "evaluate"]
 STAGE_LABELS = {
     "read": "Reading the data",
     "preprocess": "Preprocessing",
     "contrastive": "Contrastive pre-training",
     "diffusion": "Training the feature diffusion model",
     "finetune": "Fine-tuning the classifier",
+    "spectral": "Training the spectral member",
     "save": "Saving",
     "classify": "Classifying the raster",
     "evaluate": "Evaluating accuracy",
 }
 # Relative share of each stage in a command's run time (stages a command skips just add nothing).
 STAGE_WEIGHTS = {
-    "train": {"read": 3, "preprocess": 4, "contrastive": 40, "diffusion": 20, "finetune": 25, "save": 2,
-              "evaluate": 6},
+    "train": {"read": 3, "preprocess": 4, "contrastive": 40, "diffusion": 20, "finetune": 25, "spectral": 3,
+              "save": 2, "evaluate": 6},
     "classify": {"read": 5, "preprocess": 5, "save": 2, "classify": 88},
-    "run": {"read": 3, "preprocess": 4, "contrastive": 32, "diffusion": 16, "finetune": 20, "save": 2,
-            "classify": 18, "evaluate": 5},
+    "run": {"read": 3, "preprocess": 4, "contrastive": 32, "diffusion": 16, "finetune": 20, "spectral": 3,
+            "save": 2, "classify": 18, "evaluate": 5},
 }
 
 
 # The training stages may come in either order (the diffusion model is fitted before or after fine-tuning)
 # and may be skipped; every other stage keeps its place in STAGE_ORDER.
-TRAINING_STAGES = ("contrastive", "diffusion", "finetune")
+TRAINING_STAGES = ("contrastive", "diffusion", "finetune", "spectral")
 
 
 class ProgressMapper:

@@ -18,7 +18,7 @@ from .preprocess import Preprocessor
 
 FORMAT = "contrastdm-model"
 FORMAT_VERSION = 1
-_NET, _PRE = "net.", "preprocess."
+_NET, _PRE, _SPECTRAL = "net.", "preprocess.", "spectral."
 
 
 @dataclass
@@ -27,6 +27,7 @@ class Model:
     preprocessor: Preprocessor
     classes: list[ClassInfo]
     metadata: dict
+    spectral: object = None  # the spectral member (torch module) when the configuration has it "on"
 
     @property
     def patch_size(self) -> int:
@@ -47,6 +48,8 @@ def save_model(path, model: Model, inputs=()) -> None:
     from safetensors.torch import save_file
 
     tensors = {_NET + k: v.detach().to("cpu").contiguous() for k, v in model.network.state_dict().items()}
+    if model.spectral is not None:
+        tensors.update({_SPECTRAL + k: v.detach().to("cpu").contiguous() for k, v in model.spectral.state_dict().items()})
     for name, array in model.preprocessor.to_arrays().items():
         tensors[_PRE + name] = torch.from_numpy(np.ascontiguousarray(array))
     metadata = dict(model.metadata)
@@ -110,11 +113,30 @@ def load_model(path, device="cpu") -> Model:
         pre = {k[len(_PRE):]: v.numpy() for k, v in tensors.items() if k.startswith(_PRE)}
         preprocessor = Preprocessor.from_arrays(pre)
         classes = [ClassInfo(int(c["id"]), str(c["name"]), parse_color(c["color"])) for c in metadata["classes"]]
+        member = _load_member(config, {k[len(_SPECTRAL):]: v for k, v in tensors.items() if k.startswith(_SPECTRAL)},
+                              int(metadata["in_bands"]), len(classes))
     except (KeyError, ValueError, TypeError, RuntimeError) as exc:
         raise ModelFileError(f"model file does not match this engine's model layout: {path} ({exc})") from exc
     network.eval()
     network.to(device)
-    return Model(network, preprocessor, classes, metadata)
+    if member is not None:
+        member.eval().to(device)
+    return Model(network, preprocessor, classes, metadata, member)
+
+
+def _load_member(config, state: dict, bands: int, n_classes: int):
+    """The spectral member of a model file, or None; files written before it existed have none."""
+    from .model.spectral import build_member
+
+    if config.spectral_member != "on":
+        if state:
+            raise ValueError("spectral member weights in a model configured without one")
+        return None
+    if not state:
+        raise ValueError("the configuration has a spectral member but the file holds no weights for it")
+    member = build_member(bands, n_classes)
+    member.load_state_dict(state, strict=True)
+    return member
 
 
 def check_compatible(model: Model, info) -> None:

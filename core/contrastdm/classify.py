@@ -67,6 +67,15 @@ def _predict_split(network, features: np.ndarray, halo: int, device, feedback) -
         return np.concatenate([top, bottom], axis=1)
 
 
+def _member_probabilities(model: Model, data: np.ndarray, device) -> np.ndarray:
+    """The spectral member's class probabilities ``[K, h, w]`` for raw bands ``[B, h, w]``."""
+    from .model.spectral import member_probabilities
+
+    bands, height, width = data.shape
+    spectra = model.preprocessor.standardiser().transform(data).reshape(bands, -1).T
+    return member_probabilities(model.spectral, spectra, device).T.reshape(-1, height, width)
+
+
 def classify(raster, model, output, *, confidence=None, probabilities=None, tile_size: int = 256,
              device: str = "auto", smoothing_radius: int | None = None, feedback=None) -> ClassifyResult:
     """Classify every pixel of ``raster`` with ``model`` (a path or a loaded :class:`Model`).
@@ -74,6 +83,7 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
     ``smoothing_radius``: edge-preserving smoothing of the probabilities (0 = off); None takes the model's.
     """
     from .device import describe_device, resolve_device
+    from .model.spectral import fuse as spectral_fuse
 
     feedback = feedback or NullFeedback()
     started = time.monotonic()
@@ -86,6 +96,8 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
         model = load_model(model, device="cpu")
     check_outputs([output, confidence, probabilities], inputs=[raster, model_path])
     network = model.network.to(torch_device).eval()
+    if model.spectral is not None:
+        model.spectral.to(torch_device).eval()
     config = network.config
     radius = config.smoothing_radius if smoothing_radius is None else smoothing_radius
     if int(radius) < 0:
@@ -113,9 +125,12 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
                         raise InputError(f"cannot read the raster at {window}: {exc}") from exc
                     features = model.preprocessor.transform(data, valid)
                     probs = _predict_split(network, features, patch_halo, torch_device, feedback)
+                    inner = (slice(patch_halo, features.shape[1] - patch_halo),
+                             slice(patch_halo, features.shape[2] - patch_halo))
+                    if model.spectral is not None:
+                        probs = spectral_fuse(probs, _member_probabilities(model, data[(slice(None), *inner)],
+                                                                  torch_device), config.spectral_weight)
                     if radius:
-                        inner = (slice(patch_halo, features.shape[1] - patch_halo),
-                                 slice(patch_halo, features.shape[2] - patch_halo))
                         guide = guide_from_features(features[(slice(None), *inner)], guide_scale)
                         probs = smooth_probabilities(probs, guide, radius, config.smoothing_eps, valid[inner])
                         reach = smoothing_halo(radius)

@@ -51,6 +51,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--smoothing-radius", type=int,
                        help="edge-preserving smoothing of the probabilities, radius in pixels, saved with the model "
                             "(0: off)")
+    group.add_argument("--spectral-member", choices=("auto", "on", "off"),
+                       help="average a per-pixel spectral MLP into the probabilities (auto: only where the training "
+                            "pixels form areas, e.g. polygons, not scattered points)")
     group.add_argument("--class-colors", help='JSON object of class -> "#rrggbb"')
     group.add_argument("--batch-size", type=int)
     group.add_argument("--seed", type=int)
@@ -145,7 +148,8 @@ def _train_kwargs(args) -> dict:
                 device=args.device, patch_size=args.patch_size, feature_dim=args.feature_dim,
                 contrastive_epochs=args.contrastive_epochs, diffusion_steps=args.diffusion_steps,
                 finetune_epochs=args.finetune_epochs, synthetic=args.synthetic, refine=args.refine,
-                smoothing_radius=args.smoothing_radius, batch_size=args.batch_size, seed=args.seed)
+                smoothing_radius=args.smoothing_radius, spectral_member=args.spectral_member,
+                batch_size=args.batch_size, seed=args.seed)
     for name, value in extra.items():
         if options.get(name) is not None:
             raise ContrastDMError(f"'{name}' is given both as an option and with --set")

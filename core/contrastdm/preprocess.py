@@ -45,6 +45,10 @@ class Preprocessor:
             out[:, ~valid] = 0.0  # invalid pixels sit at the scene mean
         return out
 
+    def standardiser(self) -> Preprocessor:
+        """The same standardisation of the bands, without the PCA (the spectral member's inputs)."""
+        return Preprocessor(self.mean, self.scale, None, None)
+
     def output_std(self) -> np.ndarray:
         """Standard deviation of each output channel over the pixels it was fitted on.
 

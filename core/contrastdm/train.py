@@ -52,6 +52,11 @@ def make_config(preset: str = "balanced", **overrides):
         raise InputError(f"invalid training option: {exc}") from exc
     if config.patch_size < 1 or config.patch_size % 2 == 0:
         raise InputError(f"patch size must be a positive odd number, not {config.patch_size}")
+    from .model.spectral import SETTINGS
+
+    if config.spectral_member not in SETTINGS or not 0.0 <= config.spectral_weight <= 1.0:
+        raise InputError(f"spectral member must be one of {', '.join(SETTINGS)} and its weight within 0..1, not "
+                         f"{config.spectral_member!r} and {config.spectral_weight}")
     if config.smoothing_radius < 0 or not config.smoothing_eps > 0:
         raise InputError(f"smoothing needs a radius of 0 (off) or more pixels and a positive eps, not "
                          f"{config.smoothing_radius} and {config.smoothing_eps}")
@@ -98,6 +103,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     finetune_epochs, synthetic, refine, batch_size, seed, ...). Outputs are written only on success.
     """
     from .device import describe_device, resolve_device
+    from .model import spectral
     from .model.learner import fit
 
     feedback = feedback or NullFeedback()
@@ -147,6 +153,13 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
             if y_val.size == 0:
                 raise InputError("the validation vector covers no usable pixel of the raster")
 
+        member, gate = spectral.resolve(config.spectral_member, pixels.rows, pixels.cols)
+        spectra = None
+        if member == "on":
+            spectra, _ = extract_patches(ds, info, pixels.rows, pixels.cols, 1, preprocessor.standardiser(),
+                                         feedback, "read")
+            spectra = spectra[:, :, 0, 0]
+
         budget = max_unlabelled or UNLABELLED_SAMPLES
         rows, cols = sample_unlabelled(info, budget, config.seed)
         unlabelled, valid = extract_patches(ds, info, rows, cols, config.patch_size, preprocessor, feedback, "read")
@@ -159,8 +172,18 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     result = fit(unlabelled, x_train, y_train, x_val, y_val, len(table), config, torch_device,
                  feedback.progress, feedback.cancelled)
     del unlabelled
+    member_net = None
+    if spectra is not None:
+        member_net, gate["fit"] = spectral.fit_member(
+            spectra, y_train, len(table), config.seed, torch_device,
+            progress=lambda f, m: feedback.progress("spectral", f, m), is_cancelled=feedback.cancelled)
+        member_net.to("cpu")
+        del spectra
+    feedback.message(f"spectral member {member} ({gate['requested']}: {100 * gate['neighbour_share']:.0f}% of the "
+                     "training pixels' neighbours are training pixels)")
     # fit() may change settings on validation evidence (e.g. switch refinement off): save what it used.
     config = result.network.config
+    config.spectral_member = member
     classes = class_infos(table, class_colors)
     metadata = {
         "in_bands": info.count,
@@ -175,12 +198,12 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
         "training": {
             "raster": str(raster), "vector": str(vector), "class_field": class_field,
             "pixels_per_class": {name: int(np.sum(y_train == i)) for i, name in enumerate(table.names)},
-            "validation": result.validation, "device": describe_device(torch_device),
+            "validation": result.validation, "spectral_member": gate, "device": describe_device(torch_device),
             "seconds": round(time.monotonic() - started, 1),
         },
         "history": {k: [float(x) for x in v] for k, v in result.history.items()},
     }
-    model = Model(result.network.to("cpu").eval(), preprocessor, classes, metadata)
+    model = Model(result.network.to("cpu").eval(), preprocessor, classes, metadata, member_net)
     check_cancelled(feedback)
     feedback.progress("save", 0.0, "writing the model file")
     save_model(model_path, model, inputs=[raster, vector])

@@ -17,9 +17,14 @@ default preset (whatever the model package currently ships):
 - ``cdm-refine``: the default + diffusion refinement of features at inference (``refine=True``); refinement is
   judged on the validation slice, so this variant keeps the slice out of training (``refit_all=False``);
 - ``cdm-centre``: the default + the encoder's centre-pixel spectral branch (``centre_branch=True``);
-- ``cdm-spectral``: the default, and the spectral MLP (``mlp1d``) trained beside it on the same pixels; their class
-  probabilities are averaged (fixed weight, nothing tuned) before the engine's smoothing;
-- ``contrastdm``: the default configuration, unchanged.
+- ``cdm-spectral``: the default with the spectral member always on: the spectral MLP (``mlp1d``) trained beside
+  it on the same pixels and their class probabilities averaged (fixed weight, nothing tuned) before the smoothing,
+  whatever the layout of the training pixels;
+- ``contrastdm``: the default configuration, unchanged (its spectral member is on only where the training pixels
+  form areas, :mod:`contrastdm.model.spectral`).
+
+The other ContrastDM variants leave the spectral member out (``spectral_member="off"``): each isolates one step
+of the network, and the ladder compares them with the default's map without its member (``contrastdm:unfused``).
 """
 
 from __future__ import annotations
@@ -170,27 +175,14 @@ class MLP1D(_TorchMethod):
         return task.features.spectra[index]
 
     def fit(self, task):
-        import torch
-        from torch import nn
+        """The engine's spectral member, trained alone (:func:`contrastdm.model.spectral.fit_member`)."""
+        from ..model.spectral import fit_member
 
-        from .trainer import train_supervised
-
-        bands = task.features.spectra.shape[1]
-        torch.manual_seed(task.seed)
-        self.model = nn.Sequential(
-            nn.Linear(bands, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Dropout(0.3),
-            nn.Linear(256, 128), nn.BatchNorm1d(128), nn.ReLU(), nn.Dropout(0.3), nn.Linear(128, task.n_classes))
-
-        def augment(x, generator):  # gentle noise and brightness changes
-            noise = torch.randn(x.shape, generator=generator).to(x.device)
-            scale = 1 + 0.05 * torch.randn((len(x), 1), generator=generator).to(x.device)
-            return x * scale + 0.02 * noise
-
-        epochs = 60 if task.quick else 200
-        return train_supervised(
-            self.model, task.features.spectra[task.train], task.y_train, epochs=epochs, batch_size=64,
-            learning_rate=1e-3, weight_decay=1e-4, device=task.device, seed=task.seed, label_smoothing=0.1,
-            augment=augment, progress=lambda f, m: task.progress("train", f, m), is_cancelled=task.is_cancelled)
+        self.model, info = fit_member(
+            task.features.spectra[task.train], task.y_train, task.n_classes, task.seed, task.device,
+            epochs=60 if task.quick else 200, progress=lambda f, m: task.progress("train", f, m),
+            is_cancelled=task.is_cancelled)
+        return info
 
 
 class SSFTTMethod(_TorchMethod):
@@ -205,8 +197,8 @@ class SSFTTMethod(_TorchMethod):
     def fit(self, task):
         import torch
 
+        from ..model.supervised import train_supervised
         from .ssftt import SSFTT
-        from .trainer import train_supervised
 
         torch.manual_seed(task.seed)
         self.model = SSFTT(task.features.n_components, task.features.patch_size, task.n_classes)
@@ -251,6 +243,7 @@ class Learner(Method):
 
     def fit(self, task):
         from ..model import fit
+        from ..model.spectral import resolve
 
         cfg = self.config(task)
         unlabelled = None
@@ -262,11 +255,26 @@ class Learner(Method):
                      task.progress, task.is_cancelled)
         self.network = result.network
         del unlabelled
+        # The engine's spectral member, decided as train() decides it: from the training pixels' layout.
+        member, gate = resolve(cfg.spectral_member, *np.divmod(task.train, task.features.shape[1]))
+        self.member = None
+        if member == "on":
+            gate.update(self._fit_member(task))
+        result.network.config.spectral_member = member
         stages = {k: len(v) for k, v in result.history.items()}
         return {"config": result.config.to_dict(), "validation": result.validation, "history_lengths": stages,
                 "val_oa_curve": [round(v, 4) for v in result.history.get("val_oa", [])],
                 "unlabelled_patches": 0 if task.unlabelled is None or not self.semi_supervised
-                else int(len(task.unlabelled)), "fit_seconds": round(time.monotonic() - started, 2)}
+                else int(len(task.unlabelled)), "spectral_gate": gate,
+                "fit_seconds": round(time.monotonic() - started, 2)}
+
+    def _fit_member(self, task) -> dict:
+        """Train the spectral member (the mlp1d baseline's network and recipe) on the same training pixels."""
+        started = time.monotonic()
+        spectral = MLP1D()
+        info = spectral.fit(task)
+        self.member = spectral.model
+        return {**info, "method": spectral.name, "fit_seconds": round(time.monotonic() - started, 2)}
 
     def _probabilities(self, task) -> np.ndarray:
         """Dense class probabilities [K, H, W] of the whole scene, in strips."""
@@ -290,10 +298,20 @@ class Learner(Method):
         return probs.argmax(0).ravel()
 
     def predict(self, task):
-        """The engine's classification: dense probabilities, then its edge-preserving smoothing when on."""
+        """The engine's classification: dense probabilities (with the spectral member's averaged in when it has
+        one), then its edge-preserving smoothing when on."""
+        from ..model.spectral import fuse, member_probabilities
+
         probs = self._probabilities(task)
+        if getattr(self, "member", None) is not None:
+            self._own = probs  # the unfused map is made in variants(), outside the timed classification
+            spectral = member_probabilities(self.member, task.features.spectra, task.device, 2048)
+            probs = fuse(probs, spectral.T.reshape(probs.shape), self._fusion_weight())
         self._unsmoothed = probs.argmax(0).ravel()
         return self._labels(task, probs)
+
+    def _fusion_weight(self) -> float:
+        return self.network.config.spectral_weight
 
     def variants(self, task, labels):
         """The map without smoothing and, where refinement was requested, without refinement (smoothed as the
@@ -312,6 +330,8 @@ class Learner(Method):
                 finally:
                     cfg.refine_strength = strength
             out["unrefined"] = unrefined
+        if getattr(self, "member", None) is not None:
+            out["unfused"] = self._labels(task, self._own)
         return out
 
     def embed(self, task, index):
@@ -334,62 +354,57 @@ class Learner(Method):
 
 
 class SpectralFusion(Learner):
-    """The default ContrastDM and the spectral MLP as a two-member ensemble: where a pixel's window misleads
-    (fields nobody labelled, small training rectangles) the spectra alone do better, so their probabilities are
-    averaged with the encoder's before the edge-preserving smoothing. The weight is fixed, not tuned."""
+    """The spectral member always on: the default ContrastDM and the spectral MLP as a two-member ensemble, their
+    class probabilities averaged (weight 0.5) before the smoothing, whatever the layout of the training pixels.
+    The member is added here rather than by the engine's setting, so the runs made before the engine had one
+    still stand for this method (their configurations say ``spectral_member="off"``)."""
 
     SPECTRAL_WEIGHT = 0.5
 
     def __init__(self) -> None:
-        super().__init__("cdm-spectral", "the default + the spectral MLP (mlp1d) trained beside it; class "
-                         "probabilities averaged before smoothing", _default)
-        self.spectral = MLP1D()
+        super().__init__("cdm-spectral", "the default + the spectral MLP (mlp1d) trained beside it, whatever the "
+                         "training layout; class probabilities averaged before smoothing", _without_member)
 
     def fit(self, task):
         info = super().fit(task)
-        started = time.monotonic()
-        member = self.spectral.fit(task)
-        info["spectral_member"] = {**member, "method": self.spectral.name,
-                                   "fit_seconds": round(time.monotonic() - started, 2)}
+        info["spectral_member"] = self._fit_member(task)
         info["fusion"] = {"rule": "weighted mean of class probabilities", "spectral_weight": self.SPECTRAL_WEIGHT}
         return info
 
-    def predict(self, task):
-        own = self._probabilities(task)
-        self._own = own  # the unfused map is made in variants(), outside the timed classification
-        spectral = self.spectral.probabilities(task).T.reshape(own.shape)
-        fused = (1.0 - self.SPECTRAL_WEIGHT) * own + self.SPECTRAL_WEIGHT * spectral
-        self._unsmoothed = fused.argmax(0).ravel()
-        return self._labels(task, fused)
-
-    def variants(self, task, labels):
-        """Besides the default's: the ContrastDM member's own map (smoothed as the fused map is)."""
-        return {**super().variants(task, labels), "unfused": self._labels(task, self._own)}
+    def _fusion_weight(self) -> float:
+        return self.SPECTRAL_WEIGHT
 
 
 def _cnn(base):
-    return dict(contrastive_epochs=0, synthetic=False, refine=False, pseudo_label_per_class=0)
+    return dict(contrastive_epochs=0, synthetic=False, refine=False, pseudo_label_per_class=0, spectral_member="off")
 
 
 def _head(base):
     return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=False, refine=False,
-                encoder_lr_scale=min(0.1, base.encoder_lr_scale))
+                encoder_lr_scale=min(0.1, base.encoder_lr_scale), spectral_member="off")
 
 
 def _nosynth(base):
-    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=False, refine=False)
+    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=False, refine=False,
+                spectral_member="off")
 
 
 def _early(base):
-    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=True, diffusion_stage="pretrained")
+    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=True, diffusion_stage="pretrained",
+                spectral_member="off")
 
 
 def _refine(base):
-    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=True, refine=True, refit_all=False)
+    return dict(contrastive_epochs=max(1, base.contrastive_epochs), synthetic=True, refine=True, refit_all=False,
+                spectral_member="off")
 
 
 def _centre(base):
-    return dict(centre_branch=True)
+    return dict(centre_branch=True, spectral_member="off")
+
+
+def _without_member(base):
+    return dict(spectral_member="off")
 
 
 def _default(base):
@@ -421,11 +436,12 @@ BASELINES = ("svm", "rf", "mlp1d", "cnn", "ssftt")
 ABLATION_STEPS = (
     ("contrastive pre-training", "cnn", "cdm-nosynth"),
     ("full fine-tune after pre-training (vs head + encoder lr x0.1)", "cdm-head", "cdm-nosynth"),
-    ("diffusion: synthetic features, head retrained on real + synthetic", "cdm-nosynth", "contrastdm"),
-    ("diffusion fitted on fine-tuned (vs pre-trained) features", "cdm-early", "contrastdm"),
-    ("centre-pixel spectral branch in the encoder", "contrastdm", "cdm-centre"),
-    # The ensemble is scored with and without its spectral member on the same trained networks.
-    ("spectral MLP fused with the encoder (mean of probabilities)", "cdm-spectral:unfused", "cdm-spectral"),
+    ("diffusion: synthetic features, head retrained on real + synthetic", "cdm-nosynth", "contrastdm:unfused"),
+    ("diffusion fitted on fine-tuned (vs pre-trained) features", "cdm-early", "contrastdm:unfused"),
+    ("centre-pixel spectral branch in the encoder", "contrastdm:unfused", "cdm-centre"),
+    # Each spectral step is scored with and without its member on the same trained networks.
+    ("spectral member always on (mean of probabilities)", "cdm-spectral:unfused", "cdm-spectral"),
+    ("spectral member where the training pixels form areas (the default)", "contrastdm:unfused", "contrastdm"),
     ("edge-preserving smoothing of the probabilities", "contrastdm:unsmoothed", "contrastdm"),
     # Refinement is scored on one network, with and without it (a variant of the same run).
     ("diffusion refinement at inference (kept where validation says it helps)", "cdm-refine:unrefined", "cdm-refine"),
@@ -436,9 +452,13 @@ ABLATION_STEPS = (
 CHOSEN_BY_FIT = ("refine_strength",)
 
 
-def stale_reason(record: dict) -> Optional[str]:
+def stale_reason(record: dict, output_dir=None) -> Optional[str]:
     """Why a run record no longer stands for its method (None when it does): a ContrastDM variant whose recorded
-    configuration differs from what the method trains with now, e.g. after the default preset changed."""
+    configuration differs from what the method trains with now, e.g. after the default preset changed.
+
+    A spectral member left to ``"auto"`` is recorded as decided ("on" or "off"); the decision is checked
+    against the gate on the run's training pixels (``method_info["spectral_gate"]``, or its split file under
+    ``output_dir`` for runs recorded before the gate existed)."""
     from ..model.config import LearnerConfig
 
     method = METHODS.get(record.get("method", ""))
@@ -451,10 +471,30 @@ def stale_reason(record: dict) -> Optional[str]:
         return f"no readable configuration ({exc})"
     wanted = method.config_for(record.get("patch_size", recorded["patch_size"]), record.get("seed", 0),
                                bool(record.get("quick"))).to_dict()
+    if wanted.get("spectral_member") == "auto":
+        decided = _gate_decision(record, output_dir)
+        if decided is None:
+            return "no record of the spectral member's gate and no split file to decide it from"
+        wanted["spectral_member"] = decided
     changed = sorted(k for k in wanted if k not in CHOSEN_BY_FIT and recorded.get(k) != wanted[k])
     if not changed:
         return None
     return "configuration changed: " + ", ".join(f"{k} {recorded.get(k)!r} -> {wanted[k]!r}" for k in changed)
+
+
+def _gate_decision(record: dict, output_dir) -> Optional[str]:
+    """What the spectral member's "auto" decides on the run's training pixels (None when it cannot be told)."""
+    from pathlib import Path
+
+    from ..model.spectral import resolve
+
+    split = record.get("split_file")
+    if output_dir is not None and split and (Path(output_dir) / split).is_file():
+        with np.load(Path(output_dir) / split) as data:
+            train, width = data["train"], int(data["shape"][1])
+        return resolve("auto", *np.divmod(train.astype(np.int64), width))[0]
+    gate = (record.get("method_info") or {}).get("spectral_gate") or {}
+    return gate.get("member") if gate.get("requested") == "auto" else None
 
 
 def make_method(name: str) -> Method:

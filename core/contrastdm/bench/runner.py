@@ -66,7 +66,7 @@ def _finished(path: Path, quick: bool) -> bool:
         record = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return bool(record.get("quick")) == bool(quick) and stale_reason(record) is None
+    return bool(record.get("quick")) == bool(quick) and stale_reason(record, path.parent.parent) is None
 
 
 def _threads(requested) -> int:

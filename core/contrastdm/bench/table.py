@@ -42,11 +42,23 @@ def _stats(values) -> dict:
             "n": len(values)}
 
 
+def _without_member(run: dict) -> dict:
+    """A run compared by the ablation ladder without its spectral member: where it had none, its map is that map
+    (the ``unfused`` variant is its own scores)."""
+    variants = run.get("variants") or {}
+    config = (run.get("method_info") or {}).get("config") or {}
+    wanted = {name.partition(":")[0] for step in ABLATION_STEPS for name in step[1:] if name.endswith(":unfused")}
+    if run.get("method") not in wanted or "unfused" in variants or config.get("spectral_member", "off") != "off":
+        return run
+    own = {key: run.get(key) for key in ("oa", "aa", "kappa")}
+    return {**run, "variants": {**variants, "unfused": {**own, "note": "no spectral member: the run's own map"}}}
+
+
 def summarise(runs: list[dict]) -> dict:
     """{dataset: {protocol: {method: {oa, aa, kappa, train_seconds, ... : {mean, std, n}, seeds}}}}."""
     summary: dict = {}
     groups: dict = {}
-    for run in runs:
+    for run in map(_without_member, runs):
         groups.setdefault((run["dataset"], run["protocol"], run["method"]), []).append(run)
     for (dataset, protocol, method), members in groups.items():
         members.sort(key=lambda r: r["seed"])
@@ -291,8 +303,9 @@ def _ablation_lines(steps, protocols) -> list[str]:
     return lines
 
 
-def stale_runs(runs: list[dict]) -> list[dict]:
-    return [{"run": r.get("run_id", "?"), "reason": reason} for r in runs if (reason := stale_reason(r))]
+def stale_runs(runs: list[dict], output_dir=None) -> list[dict]:
+    return [{"run": r.get("run_id", "?"), "reason": reason} for r in runs
+            if (reason := stale_reason(r, output_dir))]
 
 
 def render(runs: list[dict], summary: dict, stale: list[dict] | None = None) -> str:
@@ -387,7 +400,7 @@ def write_table(output_dir) -> tuple[Path, dict]:
     summary = summarise(runs)
     targets = check_targets(summary.get("indian-pines", {}))
     ablation = {dataset: ablation_steps(per_protocol) for dataset, per_protocol in summary.items()}
-    stale = stale_runs(runs)
+    stale = stale_runs(runs, output_dir)
     write_json(output_dir / "summary.json", {"summary": summary, "targets": targets, "ablation": ablation,
                                              "stale_runs": stale, "runs": len(runs)})
     path = output_dir / "results.md"

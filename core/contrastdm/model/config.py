@@ -8,7 +8,7 @@ from typing import Any, Mapping, Optional, Union
 
 # What a configuration written before a field existed meant by it: model files and benchmark records predate some
 # fields, and a missing field reads as the behaviour of its time, not as today's default (which may have moved).
-IMPLIED_WHEN_MISSING: dict[str, Any] = {"centre_branch": False}
+IMPLIED_WHEN_MISSING: dict[str, Any] = {"centre_branch": False, "spectral_member": "off"}
 
 
 @dataclass
@@ -79,6 +79,11 @@ class LearnerConfig:
     # window counts as flat.
     smoothing_radius: int = 5
     smoothing_eps: float = 0.25
+    # The spectral member (``contrastdm.model.spectral``): a per-pixel MLP on standardised bands whose probabilities
+    # are averaged in with this weight before smoothing. "auto": only where the training pixels form areas
+    # (polygons, rectangles), not scattered points; training saves the resolved "on" or "off".
+    spectral_member: str = "auto"
+    spectral_weight: float = 0.5
     # -- augmentation ------------------------------------------------------------------------------
     aug_noise: float = 0.05
     aug_scale: float = 0.1

@@ -1,4 +1,4 @@
-"""Supervised training loop for the torch baselines (mlp1d, ssftt), with model selection on validation.
+"""Supervised training loop for small torch classifiers (the spectral member, the mlp1d and ssftt baselines), with model selection on validation.
 
 Validation data are carved from the training pixels (stratified); the epoch is chosen on them by the rule
 ContrastDM uses (:mod:`contrastdm.model.selection`), then the model is refitted on every training pixel up to
@@ -17,12 +17,12 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import Cancelled
-from ..model.selection import EpochSelector
+from .selection import EpochSelector
 
 
 def carve_validation(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, val) of the training pixels: ~``fraction`` of each class, never a class's last one."""
-    from ..model.learner import stratified_split
+    from .learner import stratified_split
 
     return stratified_split(np.asarray(y), fraction, seed)
 

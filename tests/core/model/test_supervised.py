@@ -4,7 +4,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from contrastdm.bench.trainer import train_supervised
+from contrastdm.model.supervised import train_supervised
 
 
 def _data(seed=0, n=60):
