@@ -26,10 +26,10 @@ STAGE_LABELS = {
 }
 # Relative share of each stage in a command's run time (stages a command skips just add nothing).
 STAGE_WEIGHTS = {
-    "train": {"read": 3, "preprocess": 4, "contrastive": 40, "diffusion": 20, "finetune": 25, "spectral": 3,
+    "train": {"read": 3, "preprocess": 4, "contrastive": 37, "diffusion": 20, "finetune": 25, "spectral": 3,
               "save": 2, "evaluate": 6},
     "classify": {"read": 5, "preprocess": 5, "save": 2, "classify": 88},
-    "run": {"read": 3, "preprocess": 4, "contrastive": 32, "diffusion": 16, "finetune": 20, "spectral": 3,
+    "run": {"read": 3, "preprocess": 4, "contrastive": 29, "diffusion": 16, "finetune": 20, "spectral": 3,
             "save": 2, "classify": 18, "evaluate": 5},
 }
 

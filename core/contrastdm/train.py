@@ -126,6 +126,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
             feedback.message(f"PCA: {preprocessor.out_bands} components keep "
                              f"{100 * preprocessor.explained_variance.sum():.1f}% of the variance")
 
+        # How the labels were drawn is read before any cap thins large polygons out into scattered pixels.
+        member, gate = spectral.resolve(config.spectral_member, pixels.rows, pixels.cols)
         pixels = _cap_per_class(pixels, max_per_class, config.seed, feedback)
         x_train, pixels = _labelled_patches(ds, info, pixels, preprocessor, config.patch_size, feedback, "read",
                                             "training vector")
@@ -153,7 +155,6 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
             if y_val.size == 0:
                 raise InputError("the validation vector covers no usable pixel of the raster")
 
-        member, gate = spectral.resolve(config.spectral_member, pixels.rows, pixels.cols)
         spectra = None
         if member == "on":
             spectra, _ = extract_patches(ds, info, pixels.rows, pixels.cols, 1, preprocessor.standardiser(),

@@ -41,7 +41,8 @@ def test_run_with_jsonl_progress(scene, tmp_path):
             stages.append(event["stage"])
         if event["type"] == "progress":
             assert 0.0 <= event["fraction"] <= 1.0
-    assert stages == ["read", "preprocess", "contrastive", "finetune", "diffusion", "save", "classify", "evaluate"]
+    assert stages == ["read", "preprocess", "contrastive", "finetune", "diffusion", "spectral", "save", "classify",
+                      "evaluate"]  # training polygons are areas: the spectral member is trained
     result = stream[-1]
     assert result["type"] == "result" and result["command"] == "run"
     assert result["metrics"]["overall_accuracy"] > 90
@@ -50,7 +51,9 @@ def test_run_with_jsonl_progress(scene, tmp_path):
     assert (out / "map.qml").is_file() and (out / "conf.qml").is_file() and (out / "report.json").is_file()
     with rasterio.open(out / "map.tif") as m:
         assert m.crs.to_epsg() == 32616 and m.shape == (40, 48)
-    assert json.loads(cli("info", "--model", out / "m.safetensors").stdout)["config"]["smoothing_radius"] == 2
+    info = json.loads(cli("info", "--model", out / "m.safetensors").stdout)
+    assert info["config"]["smoothing_radius"] == 2 and info["config"]["spectral_member"] == "on"
+    assert info["training"]["spectral_member"]["requested"] == "auto"
 
 
 def test_train_classify_evaluate_info_and_doctor(trained, tmp_path):
@@ -72,7 +75,7 @@ def test_train_classify_evaluate_info_and_doctor(trained, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing raster", "missing field", "bad model", "bad option", "bad device",
-                                  "bad smoothing", "bad smoothing option"])
+                                  "bad smoothing", "bad smoothing option", "bad spectral weight"])
 def test_bad_input_gets_one_line_and_no_output(trained, tmp_path, case):
     out = tmp_path / "map.tif"
     junk = tmp_path / "junk.safetensors"
@@ -90,11 +93,15 @@ def test_bad_input_gets_one_line_and_no_output(trained, tmp_path, case):
                           "--smoothing-radius", "-2"),
         "bad smoothing option": ("train", "--raster", trained.raster, "--vector", trained.training, "--class-field",
                                  "class_name", "--model", tmp_path / "m.safetensors", "--smoothing-radius", "-1"),
+        "bad spectral weight": ("train", "--raster", trained.raster, "--vector", trained.training, "--class-field",
+                                "class_name", "--model", tmp_path / "m.safetensors", "--spectral-member", "on",
+                                "--set", "spectral_weight=1.5"),
     }[case]
     expected = {"missing raster": "raster not found", "missing field": "class field 'kind' not found",
                 "bad model": "not a ContrastDM model file", "bad option": "no_such_option",
                 "bad device": "CUDA was requested", "bad smoothing": "smoothing radius must be 0",
-                "bad smoothing option": "smoothing needs a radius"}[case]
+                "bad smoothing option": "smoothing needs a radius",
+                "bad spectral weight": "its weight within 0..1"}[case]
     done = cli(*args, "--progress", "jsonl")
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and expected in done.stderr and "Traceback" not in done.stderr

@@ -100,3 +100,97 @@ def test_same_seed_gives_the_same_map(scene, tmp_path):
         with rasterio.open(tmp_path / f"{name}.tif") as m:
             maps.append(m.read(1))
     np.testing.assert_array_equal(*maps)
+
+
+def _probabilities(path) -> np.ndarray:
+    with rasterio.open(path) as src:
+        return src.read().astype(np.float64)
+
+
+def test_labels_drawn_as_areas_train_a_spectral_member_that_the_map_averages_in(trained, tmp_path):
+    import dataclasses
+
+    import torch
+
+    from contrastdm.model.spectral import member_probabilities
+
+    model = load_model(trained.model)
+    gate = model.metadata["training"]["spectral_member"]
+    assert gate["requested"] == "auto" and gate["member"] == "on" and gate["neighbour_share"] >= 0.5
+    assert model.metadata["config"]["spectral_member"] == "on" and model.spectral is not None
+    fused, own = tmp_path / "fused.tif", tmp_path / "own.tif"
+    contrastdm.classify(trained.raster, model, tmp_path / "a.tif", probabilities=fused, smoothing_radius=0,
+                        device="cpu")
+    contrastdm.classify(trained.raster, dataclasses.replace(model, spectral=None), tmp_path / "b.tif",
+                        probabilities=own, smoothing_radius=0, device="cpu")
+    with rasterio.open(trained.raster) as src:
+        bands = src.read().astype(np.float32)
+    spectra = model.preprocessor.standardiser().transform(bands).reshape(bands.shape[0], -1).T
+    spectral = member_probabilities(model.spectral, spectra, torch.device("cpu")).T.reshape(-1, *bands.shape[1:])
+    expected = (1 - model.network.config.spectral_weight) * _probabilities(own) + \
+        model.network.config.spectral_weight * spectral
+    np.testing.assert_allclose(_probabilities(fused), expected, atol=1e-5)
+    assert not np.allclose(_probabilities(own), expected, atol=1e-3)  # the member changes the probabilities
+
+
+def test_scattered_point_labels_train_no_spectral_member(tmp_path):
+    from safetensors import safe_open
+
+    scene = write_scene(tmp_path / "scene.tif")
+    rng = np.random.default_rng(3)
+    height, width = scene.truth.shape
+    flat = rng.choice(height * width, size=60, replace=False)
+    points = [(int(r), int(c), int(r) + 1, int(c) + 1, int(scene.truth[r, c])) for r, c in zip(*np.divmod(flat, width))]
+    vector = write_polygons(tmp_path / "points.gpkg", scene, points)
+    result = contrastdm.train(scene.raster, vector, "class_name", tmp_path / "m.safetensors", device="cpu", **TINY)
+    gate = result.model.metadata["training"]["spectral_member"]
+    assert gate["member"] == "off" and gate["neighbour_share"] < 0.5 and result.model.spectral is None
+    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as handle:
+        assert not [k for k in handle.keys() if k.startswith("spectral.")]
+    assert load_model(tmp_path / "m.safetensors").spectral is None
+
+
+def _rewrite(source, target, drop_member: bool, config_changes: dict):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(source), framework="pt") as handle:
+        metadata = json.loads(handle.metadata()["contrastdm"])
+        tensors = {k: handle.get_tensor(k) for k in handle.keys() if not (drop_member and k.startswith("spectral."))}
+    for key, value in config_changes.items():
+        if value is None:
+            metadata["config"].pop(key)
+        else:
+            metadata["config"][key] = value
+    save_file(tensors, str(target), metadata={"contrastdm": json.dumps(metadata)})
+
+
+def test_a_model_file_from_before_the_spectral_member_still_loads_and_classifies(trained, tmp_path):
+    old = tmp_path / "old.safetensors"
+    _rewrite(trained.model, old, drop_member=True, config_changes={"spectral_member": None, "spectral_weight": None})
+    model = load_model(old)
+    assert model.spectral is None and model.network.config.spectral_member == "off"
+    contrastdm.classify(trained.raster, old, tmp_path / "map.tif", device="cpu")
+    with rasterio.open(tmp_path / "map.tif") as m:
+        assert np.mean(m.read(1) == trained.truth) > 0.8
+
+
+def test_a_model_file_whose_member_weights_are_missing_is_refused(trained, tmp_path):
+    broken = tmp_path / "broken.safetensors"
+    _rewrite(trained.model, broken, drop_member=True, config_changes={})
+    with pytest.raises(ModelFileError, match="spectral member"):
+        load_model(broken)
+    stray = tmp_path / "stray.safetensors"
+    _rewrite(trained.model, stray, drop_member=False, config_changes={"spectral_member": "off"})
+    with pytest.raises(ModelFileError, match="spectral member"):
+        load_model(stray)
+
+
+def test_the_gate_reads_the_polygons_before_a_cap_thins_them_out(scene, tmp_path):
+    result = contrastdm.train(scene.raster, scene.training, "class_name", tmp_path / "m.safetensors", device="cpu",
+                              max_per_class=8, **TINY)
+    assert result.model.metadata["training"]["pixels_per_class"] == {"Corn": 8, "Soybean": 8, "Woods": 8}
+    gate = result.model.metadata["training"]["spectral_member"]
+    assert gate["member"] == "on" and gate["neighbour_share"] > 0.5  # 8 random pixels of 32 would be ~0.2

@@ -185,6 +185,10 @@ def test_training_arguments(plugin_scene, project):
     assert args[-2:] == ["--device", "cpu"]
     defaults = alg.training_arguments(train_parameters(plugin_scene, REFINE=True), context, QgsProcessingFeedback())
     assert "--refine" in defaults and "--synthetic" not in defaults and "--no-synthetic" not in defaults
+    assert "--spectral-member" not in defaults  # auto: the engine decides from the training layout
+    off = alg.training_arguments(train_parameters(plugin_scene, SPECTRAL_MEMBER="off"), context,
+                                 QgsProcessingFeedback())
+    assert off[off.index("--spectral-member") + 1] == "off"
 
 
 def test_outputs_must_be_geotiffs(plugin_scene, tmp_path):

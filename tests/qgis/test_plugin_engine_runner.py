@@ -27,9 +27,10 @@ def test_progress_mapper_weights_stages_and_never_goes_back():
     assert mapper.update("read", 0.0) == 0.0
     before_contrastive = 100 * (3 + 4) / total
     assert mapper.update("contrastive", 0.0) == pytest.approx(before_contrastive)
-    assert mapper.update("contrastive", 0.5) == pytest.approx(before_contrastive + 100 * 20 / total)
-    assert mapper.update("read", 1.0) == pytest.approx(before_contrastive + 100 * 20 / total)  # no going back
-    assert mapper.update("unknown-stage", 0.9) == pytest.approx(before_contrastive + 100 * 20 / total)
+    half = 100 * engine_protocol.STAGE_WEIGHTS["train"]["contrastive"] / 2 / total
+    assert mapper.update("contrastive", 0.5) == pytest.approx(before_contrastive + half)
+    assert mapper.update("read", 1.0) == pytest.approx(before_contrastive + half)  # no going back
+    assert mapper.update("unknown-stage", 0.9) == pytest.approx(before_contrastive + half)
     assert mapper.update("evaluate", 1.0) == pytest.approx(100.0)
     classify = ProgressMapper("classify")
     assert classify.update("classify", 0.5) == pytest.approx(100 * (5 + 5 + 2 + 44) / 100)
@@ -39,8 +40,8 @@ def test_progress_mapper_takes_training_stages_in_either_order():
     weights = engine_protocol.STAGE_WEIGHTS["train"]
     total = sum(weights.values())
     late = ProgressMapper("train")  # diffusion fitted on the fine-tuned features
-    seen = [late.update(stage, f) for stage in ("read", "preprocess", "contrastive", "finetune", "diffusion")
-            for f in (0.0, 0.5, 1.0)]
+    seen = [late.update(stage, f) for stage in ("read", "preprocess", "contrastive", "finetune", "diffusion",
+                                                "spectral") for f in (0.0, 0.5, 1.0)]
     assert seen == sorted(seen) and seen[-1] == pytest.approx(100 * (total - weights["save"] - weights["evaluate"]) / total)
     # finetune half done: read, preprocess and contrastive over; diffusion still to come
     assert seen[10] == pytest.approx(100 * (3 + 4 + weights["contrastive"] + weights["finetune"] / 2) / total)
@@ -67,8 +68,8 @@ def test_handler_maps_lines_to_feedback():
     assert feedback.kinds("console") == ["not json at all"]
     assert feedback.kinds("text") == ["Reading the data: reading",
                                       "Contrastive pre-training: epoch 1/2, about 32 s left"]
-    # read 0% -> 0 (no change, no signal); contrastive half done -> (read 3 + preprocess 4 + 32 / 2) %
-    assert feedback.kinds("progress") == [pytest.approx(23.0)]
+    # read 0% -> 0 (no change, no signal); contrastive half done -> (read 3 + preprocess 4 + 29 / 2) %
+    assert feedback.kinds("progress") == [pytest.approx(21.5)]
     assert handler.result["outputs"] == {"map": "m.tif"}
     assert handler.error is None and handler.progress_events == 2
 

@@ -57,7 +57,9 @@ def test_train_model_parameters():
         assert params[name].defaultValue() == 0, name  # 0 = the preset decides
         assert "preset default" in params[name].description()
         assert params[name].flags() & QgsProcessingParameterDefinition.FlagAdvanced
-    for name in ("SYNTHETIC", "REFINE", "SEED", "DEVICE"):
+    assert params["SPECTRAL_MEMBER"].options() == ["auto", "on", "off"]
+    assert params["SPECTRAL_MEMBER"].defaultValue() == "auto"
+    for name in ("SYNTHETIC", "REFINE", "SPECTRAL_MEMBER", "SEED", "DEVICE"):
         assert params[name].flags() & QgsProcessingParameterDefinition.FlagAdvanced
     assert params["OUTPUT_MODEL"].defaultFileExtension() == "safetensors"
     assert params["OUTPUT_REPORT"].flags() & QgsProcessingParameterDefinition.FlagOptional

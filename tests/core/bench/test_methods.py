@@ -29,9 +29,12 @@ def test_ablations_map_onto_the_learner_config():
     assert refine.synthetic and refine.refine and not refine.refit_all
     centre = _config("cdm-centre")
     assert centre.centre_branch and centre.replace(centre_branch=base.centre_branch, patch_size=base.patch_size,
-                                                   seed=base.seed) == base
-    spectral = _config("cdm-spectral")  # the ensemble's ContrastDM member is the default, unchanged
-    assert spectral.replace(patch_size=base.patch_size, seed=base.seed) == base
+                                                   seed=base.seed, spectral_member=base.spectral_member) == base
+    # Every variant but the default leaves the engine's spectral member out; cdm-spectral adds its own, always.
+    assert base.spectral_member == "auto"
+    assert {_config(n).spectral_member for n in METHODS if n.startswith("cdm-") or n == "cnn"} == {"off"}
+    spectral = _config("cdm-spectral")  # the ensemble's ContrastDM member is the default without the engine's
+    assert spectral.replace(patch_size=base.patch_size, seed=base.seed, spectral_member="auto") == base
     full = _config("contrastdm")
     assert full.replace(patch_size=base.patch_size, seed=base.seed) == base
     assert full.patch_size == 9 and full.seed == 5

@@ -165,11 +165,48 @@ def test_the_spectral_ensemble_is_scored_with_and_without_its_spectral_member(tm
     assert set(fused["variants"]) == {"unsmoothed", "unfused"}
     assert fused["method_info"]["spectral_member"]["method"] == "mlp1d"
     assert fused["method_info"]["fusion"]["spectral_weight"] == 0.5
-    # Without its spectral member the ensemble is the default ContrastDM, trained identically.
+    # Without its spectral member the ensemble is the default ContrastDM, trained identically (scattered
+    # training pixels: the default leaves its own member out).
+    assert alone["method_info"]["spectral_gate"]["member"] == "off" and "unfused" not in alone["variants"]
     assert fused["variants"]["unfused"]["oa"] == alone["oa"]
     assert fused["method_info"]["config"] == alone["method_info"]["config"]
     ablation = (out / "results.md").read_text().split("### Ablation")[1]
     assert "| cdm-spectral:unfused → cdm-spectral | " in ablation
+
+
+def test_the_default_adds_its_spectral_member_only_where_the_training_pixels_form_areas(tmp_path):
+    from contrastdm.bench.methods import stale_reason
+
+    out = tmp_path / "bench"
+    _bench(out, methods="contrastdm,cdm-spectral", protocols="shot-10,fields", seeds="0")
+
+    def record(protocol, method):
+        return json.loads((out / "runs" / f"indian-pines__{protocol}__{method}__seed0.json").read_text())
+
+    points, areas = record("shot-10", "contrastdm"), record("fields", "contrastdm")
+    assert points["method_info"]["spectral_gate"]["member"] == points["method_info"]["config"]["spectral_member"] == "off"
+    assert areas["method_info"]["spectral_gate"]["member"] == areas["method_info"]["config"]["spectral_member"] == "on"
+    assert "unfused" in areas["variants"] and areas["method_info"]["spectral_gate"]["method"] == "mlp1d"
+    # On areas the default is the always-on ensemble, to the pixel.
+    always = record("fields", "cdm-spectral")
+    assert areas["oa"] == always["oa"] and areas["variants"]["unfused"]["oa"] == always["variants"]["unfused"]["oa"]
+    assert np.array_equal(np.load(out / areas["map_file"]), np.load(out / always["map_file"]))
+    ablation = (out / "results.md").read_text().split("### Ablation")[1]
+    row = next(line for line in ablation.splitlines() if "| contrastdm:unfused → contrastdm |" in line)
+    assert "(1/1, too few seeds)" in row or "(0/1, too few seeds)" in row  # scored on fields
+    # Without a member, the default's map is its own map without one: the ladder's other steps compare with it.
+    from contrastdm.bench.table import summarise
+
+    entry = summarise([points])["indian-pines"]["shot-10"]["contrastdm"]
+    assert entry["variants"]["unfused"]["oa_by_seed"] == {"0": points["oa"]}
+
+    # A run recorded before the member existed stands where the gate stays shut, and is redone where it opens.
+    for old in (points, areas):
+        old["method_info"]["config"].pop("spectral_member")
+        old["method_info"].pop("spectral_gate")
+    assert stale_reason(points, out) is None
+    assert "spectral_member 'off' -> 'on'" in stale_reason(areas, out)
+    assert stale_reason(areas) is not None  # without the split file the decision cannot be checked
 
 
 def test_a_run_made_with_another_configuration_is_flagged_and_redone(tmp_path):
