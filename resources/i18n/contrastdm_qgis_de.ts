@@ -514,102 +514,107 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="41"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="42"/>
         <source>Patch size in pixels, odd</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="42"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="43"/>
         <source>PCA components</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="43"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="44"/>
         <source>Contrastive pre-training epochs</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="44"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="45"/>
         <source>Diffusion training steps</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="45"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="46"/>
         <source>Classifier fine-tuning epochs</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="46"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="47"/>
         <source>Batch size</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="160"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="162"/>
         <source>Hyperspectral (multiband) raster</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="165"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="167"/>
         <source>Training polygons or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="169"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="171"/>
         <source>Validation polygons or points (used to pick the best epoch)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="173"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="175"/>
         <source>Test polygons or points (accuracy of the final map)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="178"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="180"/>
         <source>Class field of the validation layer (default: the class field)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="186"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="188"/>
         <source>Add synthetic features for scarce classes (diffusion model)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="189"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="191"/>
         <source>Refine features with the diffusion model when classifying (on with 'best')</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="203"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="194"/>
+        <source>Spectral member: average a per-pixel spectral classifier into the probabilities (auto: when the training pixels form areas)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="209"/>
         <source>Trained model</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="205"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="211"/>
         <source>Accuracy report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="206"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="212"/>
         <source>Accuracy metrics (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="213"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="219"/>
         <source>Edge-preserving smoothing radius in pixels (0 = off, -1 = the model's)</source>
         <translation>Radius der kantenerhaltenden Glättung in Pixeln (0 = aus, -1 = wie im Modell)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="222"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="228"/>
         <source>The input raster could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="331"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="338"/>
         <source>The training layer could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="344"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="351"/>
         <source>The training layer has no features.</source>
         <translation type="unfinished"></translation>
     </message>
