@@ -267,7 +267,9 @@ def ablation_steps(per_protocol: dict) -> list[dict]:
             diffs = np.array([after[s] - before[s] for s in seeds], dtype=float)
             mean = float(diffs.mean())
             se = float(diffs.std(ddof=1) / np.sqrt(len(diffs))) if len(diffs) > 1 else float("nan")
-            if len(diffs) < 3:
+            if not diffs.any():
+                verdict = "no change"  # e.g. a gated step whose gate stayed shut: the same maps
+            elif len(diffs) < 3:
                 verdict = "too few seeds"
             elif mean - 2 * se > 0:
                 verdict = "helps"
@@ -288,7 +290,7 @@ def _ablation_lines(steps, protocols) -> list[str]:
     lines = ["What each step of ContrastDM adds, one step at a time: OA of the run with the step minus the run "
              "without it, mean over the seeds both ran ± its standard error, the seeds on which the step was "
              "ahead, and the verdict: \"helps\" or \"hurts\" only when the mean is more than two standard errors "
-             "from zero.", "",
+             "from zero (\"no change\" when every paired difference is zero, as for a step that stayed off).", "",
              "| step | without → with | " + " | ".join(protocols) + " |", "|---|---|" + "---:|" * len(protocols)]
     for step in rows:
         cells = []

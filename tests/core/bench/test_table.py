@@ -58,8 +58,10 @@ def test_an_ablation_step_helps_only_beyond_two_standard_errors():
     steps = {s["without"] + ">" + s["with"]: s["effects"] for s in ablation_steps(summarise(runs)["indian-pines"])}
     pre = steps["cnn>cdm-nosynth"]["shot-10"]
     assert pre["mean_diff"] == 2.0 and pre["ahead"] == 3 and pre["verdict"] == "helps"
-    synth = steps["cdm-nosynth>contrastdm"]["shot-10"]
+    synth = steps["cdm-nosynth>contrastdm:unfused"]["shot-10"]  # no spectral member: the default's own map
     assert abs(synth["mean_diff"] - 1 / 6) < 1e-9 and synth["ahead"] == 2 and synth["verdict"] == "no clear effect"
+    gated = steps["contrastdm:unfused>contrastdm"]["shot-10"]  # the gate stayed shut: the same maps
+    assert gated["mean_diff"] == 0 and gated["verdict"] == "no change"
     assert steps["cdm-refine:unrefined>cdm-refine"] == {}  # not run: no row
     text = render(runs, summarise(runs))
     assert "| contrastive pre-training | cnn → cdm-nosynth | +2.00 ± 0.58 (3/3, helps) |" in text
