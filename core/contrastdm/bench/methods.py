@@ -226,6 +226,7 @@ class Learner(Method):
         self.description = description
         self.overrides = overrides
         self.semi_supervised = semi_supervised
+        self.member = None  # the spectral member, once fit() trained one
 
     def config(self, task):
         return self.config_for(task.features.patch_size, task.seed, task.quick)
@@ -303,7 +304,7 @@ class Learner(Method):
         from ..model.spectral import fuse, member_probabilities
 
         probs = self._probabilities(task)
-        if getattr(self, "member", None) is not None:
+        if self.member is not None:
             self._own = probs  # the unfused map is made in variants(), outside the timed classification
             spectral = member_probabilities(self.member, task.features.spectra, task.device, 2048)
             probs = fuse(probs, spectral.T.reshape(probs.shape), self._fusion_weight())
@@ -330,7 +331,7 @@ class Learner(Method):
                 finally:
                     cfg.refine_strength = strength
             out["unrefined"] = unrefined
-        if getattr(self, "member", None) is not None:
+        if self.member is not None:
             out["unfused"] = self._labels(task, self._own)
         return out
 
