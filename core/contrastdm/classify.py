@@ -67,12 +67,13 @@ def _predict_split(network, features: np.ndarray, halo: int, device, feedback) -
         return np.concatenate([top, bottom], axis=1)
 
 
-def _member_probabilities(model: Model, data: np.ndarray, device) -> np.ndarray:
-    """The spectral member's class probabilities ``[K, h, w]`` for raw bands ``[B, h, w]``."""
+def _member_probabilities(model: Model, data: np.ndarray, valid: np.ndarray, device) -> np.ndarray:
+    """The spectral member's class probabilities ``[K, h, w]`` for raw bands ``[B, h, w]``; nodata pixels sit at
+    the scene mean, as they do for the network, so no NaN reaches the smoothing."""
     from .model.spectral import member_probabilities
 
     bands, height, width = data.shape
-    spectra = model.preprocessor.standardiser().transform(data).reshape(bands, -1).T
+    spectra = model.preprocessor.standardiser().transform(data, valid).reshape(bands, -1).T
     return member_probabilities(model.spectral, spectra, device).T.reshape(-1, height, width)
 
 
@@ -128,7 +129,7 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
                     inner = (slice(patch_halo, features.shape[1] - patch_halo),
                              slice(patch_halo, features.shape[2] - patch_halo))
                     if model.spectral is not None:
-                        probs = spectral_fuse(probs, _member_probabilities(model, data[(slice(None), *inner)],
+                        probs = spectral_fuse(probs, _member_probabilities(model, data[(slice(None), *inner)], valid[inner],
                                                                   torch_device), config.spectral_weight)
                     if radius:
                         guide = guide_from_features(features[(slice(None), *inner)], guide_scale)

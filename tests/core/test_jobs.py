@@ -63,6 +63,16 @@ def test_nodata_pixels_stay_unclassified(trained, tmp_path):
     assert np.all(labels[3:-3, 3:-3] > 0)
 
 
+def test_nan_nodata_never_reaches_the_fused_and_smoothed_probabilities(trained, tmp_path):
+    scene = write_scene(tmp_path / "nan.tif", dtype="float32", nodata=float("nan"), nodata_border=3)
+    contrastdm.classify(scene.raster, trained.model, tmp_path / "map.tif", confidence=tmp_path / "conf.tif",
+                        device="cpu")
+    with rasterio.open(tmp_path / "map.tif") as m, rasterio.open(tmp_path / "conf.tif") as c:
+        labels, confidence = m.read(1), c.read(1)
+    assert np.all(labels[:3] == 0) and np.all(labels[3:-3, 3:-3] > 0)
+    assert np.isfinite(confidence).all() and np.all(confidence[3:-3, 3:-3] > 0)
+
+
 def test_band_count_mismatch_is_refused_and_writes_nothing(trained, tmp_path):
     other = write_scene(tmp_path / "other.tif", bands=10)
     with pytest.raises(ModelFileError, match="12 bands but the raster has 10"):
