@@ -10,8 +10,9 @@ from .io.raster import read_padded
 
 
 def extract_patches(ds, info, rows: np.ndarray, cols: np.ndarray, patch_size: int, preprocessor,
-                    feedback=None, stage: str = "read", block: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Patches ``[N, K, p, p]`` centred on each pixel, with a validity flag for each centre.
+                    feedback=None, stage: str = "read", block: int = 256, spectra: bool = False) -> tuple:
+    """Patches ``[N, K, p, p]`` centred on each pixel, with a validity flag for each centre; with ``spectra``,
+    also each centre's standardised bands ``[N, B]`` (the preprocessor without its PCA), from the same reads.
 
     Pixels are grouped by block so each block of the scene is read once (with a halo, reflected at the
     scene's edges), whatever the number of patches: memory is bounded by the block and the output.
@@ -24,8 +25,10 @@ def extract_patches(ds, info, rows: np.ndarray, cols: np.ndarray, patch_size: in
     cols = np.asarray(cols, dtype=np.int64)
     patches = np.zeros((rows.size, preprocessor.out_bands, patch_size, patch_size), dtype=np.float32)
     valid_centre = np.zeros(rows.size, dtype=bool)
+    standardiser = preprocessor.standardiser() if spectra else None
+    centres = np.zeros((rows.size, preprocessor.in_bands), dtype=np.float32) if spectra else None
     if rows.size == 0:
-        return patches, valid_centre
+        return (patches, valid_centre, centres) if spectra else (patches, valid_centre)
     block_ids = (rows // block) * ((info.width + block - 1) // block) + cols // block
     order = np.argsort(block_ids, kind="stable")
     starts = np.flatnonzero(np.r_[True, block_ids[order][1:] != block_ids[order][:-1]])
@@ -44,8 +47,10 @@ def extract_patches(ds, info, rows: np.ndarray, cols: np.ndarray, patch_size: in
         cc = (lc[:, None] + offsets)[:, None, :]
         patches[members] = features[:, rr, cc].transpose(1, 0, 2, 3)
         valid_centre[members] = valid[lr, lc]
+        if spectra:
+            centres[members] = standardiser.transform(data[:, lr, lc][:, :, None])[:, :, 0].T
         feedback.progress(stage, (done + 1) / len(starts), f"{end} of {rows.size} patches")
-    return patches, valid_centre
+    return (patches, valid_centre, centres) if spectra else (patches, valid_centre)
 
 
 def sample_unlabelled(info, count: int, seed: int, exclude_rows=None, exclude_cols=None) -> tuple[np.ndarray, np.ndarray]:

@@ -73,11 +73,13 @@ def class_infos(table: ClassTable, colors: dict | None) -> list[ClassInfo]:
     return infos
 
 
-def _labelled_patches(ds, info, pixels, preprocessor, patch_size, feedback, stage, source):
-    patches, valid = extract_patches(ds, info, pixels.rows, pixels.cols, patch_size, preprocessor, feedback, stage)
+def _labelled_patches(ds, info, pixels, preprocessor, patch_size, feedback, stage, source, spectra=False):
+    """(patches, pixels, standardised centre bands or None) of the labelled pixels off nodata."""
+    patches, valid, *centres = extract_patches(ds, info, pixels.rows, pixels.cols, patch_size, preprocessor,
+                                               feedback, stage, spectra=spectra)
     if not valid.all():
         feedback.message(f"{source}: {int((~valid).sum())} labelled pixel(s) on nodata skipped", "warning")
-    return patches[valid], pixels.subset(valid)
+    return patches[valid], pixels.subset(valid), centres[0][valid] if spectra else None
 
 
 def _cap_per_class(pixels, limit: int, seed: int, feedback):
@@ -129,8 +131,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
         # How the labels were drawn is read before any cap thins large polygons out into scattered pixels.
         member, gate = spectral.resolve(config.spectral_member, pixels.rows, pixels.cols)
         pixels = _cap_per_class(pixels, max_per_class, config.seed, feedback)
-        x_train, pixels = _labelled_patches(ds, info, pixels, preprocessor, config.patch_size, feedback, "read",
-                                            "training vector")
+        x_train, pixels, spectra = _labelled_patches(ds, info, pixels, preprocessor, config.patch_size, feedback,
+                                                     "read", "training vector", spectra=member == "on")
         present = [cid for cid in pixels.classes.ids if np.any(pixels.class_ids == cid)]
         missing = [name for cid, name in zip(pixels.classes.ids, pixels.classes.names) if cid not in present]
         if missing:
@@ -149,17 +151,11 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
         if validation_vector is not None:
             val_pixels = load_labels(validation_vector, validation_class_field or class_field, info, feedback,
                                      classes=table, source="validation vector")
-            x_val, val_pixels = _labelled_patches(ds, info, val_pixels, preprocessor, config.patch_size, feedback,
+            x_val, val_pixels, _ = _labelled_patches(ds, info, val_pixels, preprocessor, config.patch_size, feedback,
                                                   "read", "validation vector")
             y_val = np.array([index_of[c] for c in val_pixels.class_ids], dtype=np.int64)
             if y_val.size == 0:
                 raise InputError("the validation vector covers no usable pixel of the raster")
-
-        spectra = None
-        if member == "on":
-            spectra, _ = extract_patches(ds, info, pixels.rows, pixels.cols, 1, preprocessor.standardiser(),
-                                         feedback, "read")
-            spectra = spectra[:, :, 0, 0]
 
         budget = max_unlabelled or UNLABELLED_SAMPLES
         rows, cols = sample_unlabelled(info, budget, config.seed)

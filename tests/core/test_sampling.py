@@ -24,6 +24,21 @@ def test_patches_are_reflect_padded_windows_around_each_pixel(tmp_path):
         np.testing.assert_array_equal(patches[i], full[:, row: row + p, col: col + p])
 
 
+def test_centre_spectra_come_standardised_from_the_same_reads(tmp_path):
+    scene = write_scene(tmp_path / "s.tif", height=21, width=19, bands=6, dtype="float32")
+    rows, cols = np.array([0, 20, 10, 3]), np.array([0, 18, 9, 17])
+    with open_raster(scene.raster) as ds:
+        info = describe(ds)
+        raw = ds.read(out_dtype="float32")
+        pre = fit_preprocessor(sample_pixels(ds, info, 1000, 0), 3)
+        patches, valid, spectra = extract_patches(ds, info, rows, cols, 5, pre, block=8, spectra=True)
+        alone, _ = extract_patches(ds, info, rows, cols, 5, pre, block=8)
+    np.testing.assert_array_equal(patches, alone)
+    assert spectra.shape == (4, 6) and valid.all()
+    expected = (raw[:, rows, cols].T - pre.mean) / pre.scale
+    np.testing.assert_allclose(spectra, expected, rtol=1e-5, atol=1e-5)
+
+
 def test_nodata_centres_are_flagged_and_nodata_neighbours_zeroed(tmp_path):
     scene = write_scene(tmp_path / "s.tif", height=12, width=12, bands=3, nodata=0, nodata_border=1)
     with open_raster(scene.raster) as ds:

@@ -42,13 +42,16 @@ def _stats(values) -> dict:
             "n": len(values)}
 
 
+# Methods the ablation ladder also compares without their spectral member (``method:unfused``).
+_LADDER_UNFUSED = {name.partition(":")[0] for step in ABLATION_STEPS for name in step[1:] if name.endswith(":unfused")}
+
+
 def _without_member(run: dict) -> dict:
     """A run compared by the ablation ladder without its spectral member: where it had none, its map is that map
     (the ``unfused`` variant is its own scores)."""
     variants = run.get("variants") or {}
     config = (run.get("method_info") or {}).get("config") or {}
-    wanted = {name.partition(":")[0] for step in ABLATION_STEPS for name in step[1:] if name.endswith(":unfused")}
-    if run.get("method") not in wanted or "unfused" in variants or config.get("spectral_member", "off") != "off":
+    if run.get("method") not in _LADDER_UNFUSED or "unfused" in variants or config.get("spectral_member", "off") != "off":
         return run
     own = {key: run.get(key) for key in ("oa", "aa", "kappa")}
     return {**run, "variants": {**variants, "unfused": {**own, "note": "no spectral member: the run's own map"}}}
