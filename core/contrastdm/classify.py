@@ -67,13 +67,12 @@ def _predict_split(network, features: np.ndarray, halo: int, device, feedback) -
         return np.concatenate([top, bottom], axis=1)
 
 
-def _member_probabilities(model: Model, data: np.ndarray, valid: np.ndarray, device) -> np.ndarray:
-    """The spectral member's class probabilities ``[K, h, w]`` for raw bands ``[B, h, w]``; nodata pixels sit at
-    the scene mean, as they do for the network, so no NaN reaches the smoothing."""
+def _member_probabilities(model: Model, standardised: np.ndarray, device) -> np.ndarray:
+    """The spectral member's class probabilities ``[K, h, w]`` for standardised bands ``[h, w, B]``."""
     from .model.spectral import member_probabilities
 
-    bands, height, width = data.shape
-    spectra = model.preprocessor.standardiser().transform(data, valid).reshape(bands, -1).T
+    height, width, bands = standardised.shape
+    spectra = standardised.reshape(-1, bands)
     return member_probabilities(model.spectral, spectra, device).T.reshape(-1, height, width)
 
 
@@ -124,13 +123,13 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
                         data, valid = read_padded(ds, window, halo, info)
                     except RasterioError as exc:
                         raise InputError(f"cannot read the raster at {window}: {exc}") from exc
-                    features = model.preprocessor.transform(data, valid)
+                    features, standardised = model.preprocessor.transform_with_bands(data, valid)
                     probs = _predict_split(network, features, patch_halo, torch_device, feedback)
                     inner = (slice(patch_halo, features.shape[1] - patch_halo),
                              slice(patch_halo, features.shape[2] - patch_halo))
                     if model.spectral is not None:
-                        probs = spectral_fuse(probs, _member_probabilities(model, data[(slice(None), *inner)], valid[inner],
-                                                                  torch_device), config.spectral_weight)
+                        member = _member_probabilities(model, standardised[inner], torch_device)
+                        probs = spectral_fuse(probs, member, config.spectral_weight)
                     if radius:
                         guide = guide_from_features(features[(slice(None), *inner)], guide_scale)
                         probs = smooth_probabilities(probs, guide, radius, config.smoothing_eps, valid[inner])

@@ -30,20 +30,24 @@ class Preprocessor:
         return self.in_bands if self.components is None else int(self.components.shape[1])
 
     def transform(self, data: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+        return self.transform_with_bands(data, valid)[0]
+
+    def transform_with_bands(self, data: np.ndarray, valid: np.ndarray | None = None
+                             ) -> tuple[np.ndarray, np.ndarray]:
+        """Output channels ``[K, h, w]`` and the standardised bands they came from, pixel-major ``[h, w, B]``
+        (the spectral member's inputs, so a tile is standardised once)."""
         if self._cache is None:
             # float32 is ample for standardised values and halves the cost on every tile.
             self._cache = (self.mean.astype(np.float32), (1.0 / self.scale).astype(np.float32),
                            None if self.components is None else self.components.astype(np.float32))
         mean, inv_scale, components = self._cache
         bands, height, width = data.shape
-        pixels = data.reshape(bands, -1).T
-        z = (pixels - mean) * inv_scale
-        if components is not None:
-            z = z @ components
-        out = np.ascontiguousarray(z.T.reshape(-1, height, width), dtype=np.float32)
+        z = ((data.reshape(bands, -1).T - mean) * inv_scale).astype(np.float32, copy=False)
         if valid is not None:
-            out[:, ~valid] = 0.0  # invalid pixels sit at the scene mean
-        return out
+            z[~valid.ravel()] = 0.0  # invalid pixels sit at the scene mean
+        out = z if components is None else z @ components
+        out = np.ascontiguousarray(out.T.reshape(-1, height, width), dtype=np.float32)
+        return out, z.reshape(height, width, bands)
 
     def standardiser(self) -> Preprocessor:
         """The same standardisation of the bands, without the PCA (the spectral member's inputs)."""

@@ -63,6 +63,24 @@ def test_pca_preprocessor_decorrelates_and_orders_variance(tmp_path):
     np.testing.assert_allclose(restored.transform(pixels.T.reshape(10, 50, 100)), out.reshape(3, 50, 100), rtol=1e-5)
 
 
+def test_transform_with_bands_returns_the_standardised_bands_behind_the_components():
+    rng = np.random.default_rng(1)
+    pixels = rng.standard_normal((600, 6)) * 20 + 300
+    pre = fit_preprocessor(pixels, 2)
+    cube = pixels.T.reshape(6, 20, 30).astype(np.float32)
+    valid = np.ones((20, 30), bool)
+    valid[3, 4] = False
+    cube[:, 3, 4] = np.nan  # what a nodata pixel may hold
+    features, bands = pre.transform_with_bands(cube, valid)
+    expected = (np.transpose(cube, (1, 2, 0)) - pre.mean) / pre.scale
+    expected[3, 4] = 0.0
+    assert bands.shape == (20, 30, 6) and bands.dtype == np.float32
+    np.testing.assert_allclose(bands, expected, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(features, pre.transform(cube, valid))
+    np.testing.assert_allclose(features, np.transpose(expected @ pre.components, (2, 0, 1)), rtol=1e-4, atol=1e-4)
+    assert np.all(features[:, 3, 4] == 0) and np.isfinite(features).all()
+
+
 def test_stratified_split_takes_the_asked_share_of_every_class():
     labels = np.repeat([0, 1, 2], [100, 40, 6])
     chosen, rest = stratified_split(labels, fraction=0.1, seed=3)
