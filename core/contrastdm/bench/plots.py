@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .methods import METHODS
+from .record import load_map
 from .table import DATASET_TITLES, load_runs, summarise
 
 
@@ -61,18 +62,14 @@ def bar_charts(output_dir: Path, summary: dict) -> list[Path]:
     return paths
 
 
-def _ground_truth(output_dir: Path, dataset: str):
-    """The reference map the runner stored beside the maps (None when missing)."""
-    path = output_dir / "maps" / f"{dataset}__ground_truth.npy"
-    return np.load(path) if path.is_file() else None
-
-
 def map_panels(output_dir: Path, runs: list[dict]) -> list[Path]:
     plt = _pyplot()
     paths = []
     groups: dict = {}
+    maps = {}
     for run in runs:
-        if run.get("map_file") and (output_dir / run["map_file"]).is_file():  # maps are not kept under version control
+        if run.get("map_file") and (labels := load_map(output_dir / run["map_file"])) is not None:
+            maps[run["run_id"]] = labels
             groups.setdefault((run["dataset"], run["protocol"]), []).append(run)
     for (dataset, protocol), members in groups.items():
         seeds = sorted({r["seed"] for r in members})
@@ -80,12 +77,13 @@ def map_panels(output_dir: Path, runs: list[dict]) -> list[Path]:
         chosen = {r["method"]: r for r in members if r["seed"] == seed}
         methods = _order(chosen)
         n_classes = len(chosen[methods[0]]["per_class_accuracy"])
-        gt = _ground_truth(output_dir, dataset)
+        gt = load_map(output_dir / "maps" / f"{dataset}__ground_truth.npz")
         panels = ([("ground truth", gt)] if gt is not None else []) + [
-            (f"{m} (OA {chosen[m]['oa']:.1f})", np.load(output_dir / chosen[m]["map_file"])) for m in methods]
+            (f"{m} (OA {chosen[m]['oa']:.1f})", maps[chosen[m]["run_id"]]) for m in methods]
         cols = min(5, len(panels))
         rows = int(np.ceil(len(panels) / cols))
-        fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.8 * rows), squeeze=False)
+        # constrained layout keeps each row's titles clear of the maps above them and of the suptitle
+        fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.9 * rows), squeeze=False, layout="constrained")
         cmap = _colormap(n_classes)
         for ax in axes.ravel():
             ax.axis("off")
@@ -94,7 +92,6 @@ def map_panels(output_dir: Path, runs: list[dict]) -> list[Path]:
             ax.set_title(title, fontsize=8)
         fig.suptitle(f"{DATASET_TITLES.get(dataset, dataset)}, {protocol}, seed {seed}: every pixel classified",
                      fontsize=9)
-        fig.tight_layout()
         path = output_dir / "plots" / f"{dataset}_{protocol}_maps_seed{seed}.png"
         fig.savefig(path, dpi=110)
         plt.close(fig)

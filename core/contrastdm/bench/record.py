@@ -127,3 +127,30 @@ def _plain(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def save_map(path, labels) -> Path:
+    """A class map (ids 0..255) as a compressed ``.npz`` (a few kB for Indian Pines), written atomically."""
+    import numpy as np
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.npz")
+    np.savez_compressed(tmp, map=np.asarray(labels).astype(np.uint8))
+    os.replace(tmp, path)
+    return path
+
+
+def load_map(path):
+    """A class map written by :func:`save_map`, or None when missing. A record from before compressed maps names
+    ``<run>.npy``: its ``.npz`` beside it is read when the ``.npy`` is gone, and an ``.npy`` still there is read."""
+    import numpy as np
+
+    path = Path(path)
+    for candidate in (path, path.with_suffix(".npz"), path.with_suffix(".npy")):
+        if candidate.is_file():
+            if candidate.suffix == ".npz":
+                with np.load(candidate) as data:
+                    return data["map"]
+            return np.load(candidate)
+    return None

@@ -19,7 +19,7 @@ from ..feedback import NullFeedback, check_cancelled
 from .data import DATASETS, load_scene, make_features
 from .methods import METHODS, Task, make_method, stale_reason
 from .protocols import PROTOCOLS, load_or_make_split, split_path
-from .record import PeakRSS, device_info, git_commit, process_peak_rss_mb, versions, write_json
+from .record import PeakRSS, device_info, git_commit, process_peak_rss_mb, save_map, versions, write_json
 
 HARNESS_VERSION = 1
 QUICK_METHODS = ("svm", "rf", "cnn", "contrastdm")
@@ -134,9 +134,8 @@ def run_one(scene, features, split, method_name: str, seed: int, device, quick: 
                                         scene.class_names)
         variants[name] = {"oa": scored["overall_accuracy"], "aa": scored["average_accuracy"],
                           "kappa": scored["kappa"]}
-    map_path = output_dir / "maps" / f"{rid}.npy"
-    map_path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(map_path, labels.reshape(scene.shape).astype(np.uint8))
+    map_path = output_dir / "maps" / f"{rid}.npz"
+    save_map(map_path, labels.reshape(scene.shape))
     embedding_file = None
     if want_embedding:
         sample = _tsne_sample(split, scene.gt, seed)
@@ -213,8 +212,7 @@ def run_benchmark(output_dir, *, datasets=("indian-pines",), methods=None, proto
             continue
         scene = (scene_loader or load_scene)(dataset, data_dir)
         features = make_features(scene, patch_size, PCA_COMPONENTS)
-        (output_dir / "maps").mkdir(parents=True, exist_ok=True)
-        np.save(output_dir / "maps" / f"{dataset}__ground_truth.npy", scene.gt.astype(np.uint8))
+        save_map(output_dir / "maps" / f"{dataset}__ground_truth.npz", scene.gt)
         for seed, protocol, method_name in pending:
             check_cancelled(feedback)
             rid = run_id(dataset, protocol, method_name, seed)

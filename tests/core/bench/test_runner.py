@@ -9,6 +9,7 @@ import pytest
 from contrastdm.bench import runner
 from contrastdm.bench.data import Scene
 from contrastdm.bench.plots import make_plots
+from contrastdm.bench.record import load_map
 
 RUN_FIELDS = {
     "dataset", "protocol", "seed", "method", "oa", "aa", "kappa", "per_class_accuracy", "train_seconds",
@@ -49,7 +50,7 @@ def test_runs_write_json_table_and_resume(tmp_path):
     assert RUN_FIELDS <= set(record)
     assert 0 <= record["oa"] <= 100 and set(record["per_class_accuracy"]) == {"A", "B", "C", "D"}
     assert record["device"]["type"] == "cpu" and "torch" in record["versions"] and record["inference_pixels"] == 36 * 40
-    assert (out / record["split_file"]).is_file() and np.load(out / record["map_file"]).shape == (36, 40)
+    assert (out / record["split_file"]).is_file() and load_map(out / record["map_file"]).shape == (36, 40)
     assert set(record["variants"]) == {"smoothed"} and 0 <= record["variants"]["smoothed"]["oa"] <= 100
 
     table = (out / "results.md").read_text()
@@ -124,15 +125,31 @@ def _two_seeds(out):
 def test_map_panels_use_the_seed_with_the_most_maps_on_disk(tmp_path):
     out = tmp_path / "bench"
     _two_seeds(out)
-    (out / "maps" / "indian-pines__shot-10__svm__seed0.npy").unlink()
+    (out / "maps" / "indian-pines__shot-10__svm__seed0.npz").unlink()
     names = sorted(p.name for p in make_plots(out))
     assert names == ["indian-pines_shot-10_maps_seed1.png", "indian-pines_shot-10_oa.png"]
+
+
+def test_maps_are_compressed_and_a_record_naming_an_old_npy_map_still_plots(tmp_path):
+    out = tmp_path / "bench"
+    _two_seeds(out)
+    record_path = out / "runs" / "indian-pines__shot-10__svm__seed0.json"
+    record = json.loads(record_path.read_text())
+    assert record["map_file"].endswith(".npz") and (out / record["map_file"]).stat().st_size < 4000
+    labels = load_map(out / record["map_file"])
+    assert labels.dtype == np.uint8 and labels.shape == (36, 40) and labels.min() >= 1
+    (out / record["map_file"]).unlink()
+    np.save(out / "maps" / "indian-pines__shot-10__svm__seed0.npy", labels)  # a map as older runs wrote it
+    record["map_file"] = "maps/indian-pines__shot-10__svm__seed0.npy"
+    record_path.write_text(json.dumps(record))
+    assert np.array_equal(load_map(out / record["map_file"]), labels)
+    assert "indian-pines_shot-10_maps_seed0.png" in [p.name for p in make_plots(out)]
 
 
 def test_runs_without_maps_still_get_their_bars(tmp_path):
     out = tmp_path / "bench"
     _two_seeds(out)
-    for path in (out / "maps").glob("*__seed*.npy"):
+    for path in (out / "maps").glob("*__seed*.npz"):
         path.unlink()
     assert [p.name for p in make_plots(out)] == ["indian-pines_shot-10_oa.png"]
 
@@ -191,7 +208,7 @@ def test_the_default_adds_its_spectral_member_only_where_the_training_pixels_for
     # On areas the default is the always-on ensemble, to the pixel.
     always = record("fields", "cdm-spectral")
     assert areas["oa"] == always["oa"] and areas["variants"]["unfused"]["oa"] == always["variants"]["unfused"]["oa"]
-    assert np.array_equal(np.load(out / areas["map_file"]), np.load(out / always["map_file"]))
+    assert np.array_equal(load_map(out / areas["map_file"]), load_map(out / always["map_file"]))
     ablation = (out / "results.md").read_text().split("### Ablation")[1]
     row = next(line for line in ablation.splitlines() if "| contrastdm:unfused → contrastdm |" in line)
     fields_cell = row.split("|")[-2]  # the tiny scene's protocols in table order: shot-10, fields
