@@ -124,11 +124,14 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
                     except RasterioError as exc:
                         raise InputError(f"cannot read the raster at {window}: {exc}") from exc
                     features, standardised = model.preprocessor.transform_with_bands(data, valid)
-                    probs = _predict_split(network, features, patch_halo, torch_device, feedback)
                     inner = (slice(patch_halo, features.shape[1] - patch_halo),
                              slice(patch_halo, features.shape[2] - patch_halo))
-                    if model.spectral is not None:
-                        member = _member_probabilities(model, standardised[inner], torch_device)
+                    # the member runs first so the tile's standardised bands are freed before the network's pass
+                    member = None if model.spectral is None else \
+                        _member_probabilities(model, standardised[inner], torch_device)
+                    del standardised
+                    probs = _predict_split(network, features, patch_halo, torch_device, feedback)
+                    if member is not None:
                         probs = spectral_fuse(probs, member, config.spectral_weight)
                     if radius:
                         guide = guide_from_features(features[(slice(None), *inner)], guide_scale)
