@@ -25,7 +25,6 @@ def extract_patches(ds, info, rows: np.ndarray, cols: np.ndarray, patch_size: in
     cols = np.asarray(cols, dtype=np.int64)
     patches = np.zeros((rows.size, preprocessor.out_bands, patch_size, patch_size), dtype=np.float32)
     valid_centre = np.zeros(rows.size, dtype=bool)
-    standardiser = preprocessor.standardiser() if spectra else None
     centres = np.zeros((rows.size, preprocessor.in_bands), dtype=np.float32) if spectra else None
     if rows.size == 0:
         return (patches, valid_centre, centres) if spectra else (patches, valid_centre)
@@ -41,14 +40,15 @@ def extract_patches(ds, info, rows: np.ndarray, cols: np.ndarray, patch_size: in
         r0, c0 = int(r.min()), int(c.min())
         window = Window(c0, r0, int(c.max()) - c0 + 1, int(r.max()) - r0 + 1)
         data, valid = read_padded(ds, window, radius, info)
-        features = preprocessor.transform(data, valid)
+        features, bands = preprocessor.transform_with_bands(data, valid)
         lr, lc = r - r0 + radius, c - c0 + radius
         rr = (lr[:, None] + offsets)[:, :, None]
         cc = (lc[:, None] + offsets)[:, None, :]
         patches[members] = features[:, rr, cc].transpose(1, 0, 2, 3)
         valid_centre[members] = valid[lr, lc]
         if spectra:
-            centres[members] = standardiser.transform(data[:, lr, lc][:, :, None])[:, :, 0].T
+            centres[members] = bands[lr, lc]
+        del bands
         feedback.progress(stage, (done + 1) / len(starts), f"{end} of {rows.size} patches")
     return (patches, valid_centre, centres) if spectra else (patches, valid_centre)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from .methods import METHODS
-from .record import load_map
+from .record import find_map, load_map
 from .table import DATASET_TITLES, load_runs, summarise
 
 
@@ -66,10 +66,8 @@ def map_panels(output_dir: Path, runs: list[dict]) -> list[Path]:
     plt = _pyplot()
     paths = []
     groups: dict = {}
-    maps = {}
     for run in runs:
-        if run.get("map_file") and (labels := load_map(output_dir / run["map_file"])) is not None:
-            maps[run["run_id"]] = labels
+        if run.get("map_file") and find_map(output_dir / run["map_file"]) is not None:
             groups.setdefault((run["dataset"], run["protocol"]), []).append(run)
     for (dataset, protocol), members in groups.items():
         seeds = sorted({r["seed"] for r in members})
@@ -79,7 +77,7 @@ def map_panels(output_dir: Path, runs: list[dict]) -> list[Path]:
         n_classes = len(chosen[methods[0]]["per_class_accuracy"])
         gt = load_map(output_dir / "maps" / f"{dataset}__ground_truth.npz")
         panels = ([("ground truth", gt)] if gt is not None else []) + [
-            (f"{m} (OA {chosen[m]['oa']:.1f})", maps[chosen[m]["run_id"]]) for m in methods]
+            (f"{m} (OA {chosen[m]['oa']:.1f})", load_map(output_dir / chosen[m]["map_file"])) for m in methods]
         cols = min(5, len(panels))
         rows = int(np.ceil(len(panels) / cols))
         # constrained layout keeps each row's titles clear of the maps above them and of the suptitle

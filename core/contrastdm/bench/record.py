@@ -141,16 +141,24 @@ def save_map(path, labels) -> Path:
     return path
 
 
+def find_map(path) -> Path | None:
+    """The file holding a recorded class map, or None when missing. A record from before compressed maps names
+    ``<run>.npy``: its ``.npz`` beside it stands in when the ``.npy`` is gone."""
+    path = Path(path)
+    for candidate in (path, path.with_suffix(".npz")):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def load_map(path):
-    """A class map written by :func:`save_map`, or None when missing. A record from before compressed maps names
-    ``<run>.npy``: its ``.npz`` beside it is read when the ``.npy`` is gone, and an ``.npy`` still there is read."""
+    """A class map written by :func:`save_map` (or an older ``.npy``), or None when missing."""
     import numpy as np
 
-    path = Path(path)
-    for candidate in (path, path.with_suffix(".npz"), path.with_suffix(".npy")):
-        if candidate.is_file():
-            if candidate.suffix == ".npz":
-                with np.load(candidate) as data:
-                    return data["map"]
-            return np.load(candidate)
-    return None
+    found = find_map(path)
+    if found is None:
+        return None
+    if found.suffix == ".npz":
+        with np.load(found) as data:
+            return data["map"]
+    return np.load(found)
