@@ -5,6 +5,7 @@ packages=(
   python3-qgis qgis qgis-providers
   python3-rasterio python3-geopandas python3-shapely python3-pyproj
   python3-numpy python3-scipy python3-matplotlib python3-sklearn python3-psutil
+  python3-gdal python3-h5py
   python3-venv python3-pip xvfb xauth zip
 )
 missing=()

@@ -101,3 +101,42 @@ def training_boxes(scene: Scene, size: int = 4):
         for r in (height // 4, 3 * height // 4 - size):
             boxes.append((r, c, r + size, c + size, k))
     return boxes
+
+
+SENSOR_NODATA = -32768
+
+
+def write_sensor_scene(path, bad_positions=(4, 9), band_order=None, scale: float | None = 1e-4, seed: int = 0,
+                       drop_wavelengths=()) -> Scene:
+    """The 12-band scene as an imaging spectrometer delivers it: int16 with nodata -32768, wavelengths (nm) and
+    ``bbl`` in the band metadata, a GDAL scale factor, and bad bands (filled with nodata, flagged ``bbl=0``)
+    inserted at ``bad_positions``. ``band_order`` permutes the bands on disk (with their metadata);
+    ``drop_wavelengths`` leaves out the good bands at those wavelengths."""
+    import rasterio
+
+    base = write_scene(Path(path).with_suffix(".base.tif"), seed=seed)
+    with rasterio.open(base.raster) as src:
+        good, profile = src.read().astype(np.int16), src.profile
+    total = good.shape[0] + len(bad_positions)
+    wavelengths = np.linspace(450.0, 1000.0, total)
+    bad = np.zeros(total, dtype=bool)
+    bad[list(bad_positions)] = True
+    cube = np.full((total, *good.shape[1:]), SENSOR_NODATA, dtype=np.int16)
+    cube[~bad] = good
+    keep = [i for i in range(total) if round(wavelengths[i], 1) not in {round(w, 1) for w in drop_wavelengths}]
+    order = list(band_order) if band_order is not None else keep
+    profile.update(count=len(order), dtype="int16", nodata=SENSOR_NODATA)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(cube[order])
+        for out_band, band in enumerate(order, start=1):
+            dst.update_tags(out_band, wavelength=f"{wavelengths[band]:.2f}", wavelength_units="Nanometers",
+                            fwhm="10.0", bbl="0" if bad[band] else "1")
+            dst.set_band_description(out_band, f"band {band + 1} ({wavelengths[band]:.1f} nm)")
+        if scale is not None:
+            dst.scales = [scale] * len(order)
+            dst.offsets = [0.0] * len(order)
+    base.raster.unlink()
+    scene = Scene(Path(path), base.truth, base.transform, base.names)
+    scene.wavelengths = wavelengths[order]
+    scene.bad = bad[order]
+    return scene

@@ -139,13 +139,53 @@ def _load_member(config, state: dict, bands: int, n_classes: int):
     return member
 
 
-def check_compatible(model: Model, info) -> None:
-    """Refuse a raster the model was not trained for, with the reason."""
-    if info.count != model.in_bands:
+WAVELENGTH_TOLERANCE_NM = 5.0  # a band of another scene matches a model's band when its centre is this close
+
+
+def _band_record(model: Model) -> dict:
+    """The model's kept bands; files written before band selection used every band."""
+    record = model.metadata.get("bands")
+    if record:
+        return record
+    return {"raster_count": model.in_bands, "indices": list(range(model.in_bands)),
+            "wavelengths": model.metadata.get("wavelengths")}
+
+
+def _wavelength_list(values) -> str:
+    shown = ", ".join(f"{v:.1f}" for v in values[:8])
+    return shown + (f" and {len(values) - 8} more" if len(values) > 8 else "") + " nm"
+
+
+def _match_by_wavelength(wanted, available) -> tuple[int, ...]:
+    available = np.asarray(available, dtype=np.float64)
+    nearest = [int(np.argmin(np.abs(available - w))) for w in wanted]
+    missing = [w for w, j in zip(wanted, nearest) if abs(available[j] - w) > WAVELENGTH_TOLERANCE_NM]
+    if missing:
+        raise ModelFileError(f"the raster has no band within {WAVELENGTH_TOLERANCE_NM:g} nm of {len(missing)} of the "
+                             f"model's bands: {_wavelength_list(missing)}")
+    if len(set(nearest)) < len(nearest):
+        raise ModelFileError("the raster's bands are too coarse for the model's: two model bands match one band")
+    return tuple(nearest)
+
+
+def match_bands(model: Model, info) -> tuple[int, ...]:
+    """The raster's 0-based bands that feed the model, in the model's order, or a one-line refusal.
+
+    Matched by wavelength when the model and the raster both carry wavelengths (reordered or extra bands
+    are fine), else by index, which needs the same band count as the training raster.
+    """
+    record = _band_record(model)
+    wanted = record.get("wavelengths")
+    if wanted and info.wavelengths:
+        return _match_by_wavelength(wanted, info.wavelengths)
+    if info.count != int(record["raster_count"]):
         raise ModelFileError(
-            f"the model was trained on {model.in_bands} bands but the raster has {info.count}; "
-            "classify a raster from the same sensor and band subset")
+            f"the model was trained on {record['raster_count']} bands but the raster has {info.count}; "
+            "classify a raster from the same sensor and band subset (or one whose bands carry wavelengths)")
     names = model.metadata.get("band_names")
-    generic = all(n.startswith("band ") for n in (names or [])) or all(n.startswith("band ") for n in info.band_names)
-    if names and not generic and tuple(names) != tuple(info.band_names):
+    indices = tuple(int(i) for i in record["indices"])
+    have = [info.band_names[i] for i in indices]
+    generic = all(n.startswith("band ") for n in (names or [])) or all(n.startswith("band ") for n in have)
+    if names and not generic and tuple(names) != tuple(have):
         raise ModelFileError("the raster's band names differ from the model's; it looks like another sensor or band order")
+    return indices

@@ -8,13 +8,14 @@ one tile over the whole scene.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
 import numpy as np
 from rasterio.errors import RasterioError
 
-from .bundle import Model, check_compatible, load_model
+from .bundle import Model, load_model, match_bands
 from .errors import InputError, OutputError
 from .feedback import NullFeedback, check_cancelled
 from .io.atomic import check_outputs
@@ -76,11 +77,22 @@ def _member_probabilities(model: Model, standardised: np.ndarray, device) -> np.
     return member_probabilities(model.spectral, spectra, device).T.reshape(-1, height, width)
 
 
+def _map_tags(model: Model, info) -> dict:
+    """What the map records of the bands it was made from (1-based band numbers, wavelengths in nm)."""
+    bands = [i + 1 for i in info.band_indices]
+    wavelengths = [info.wavelengths[i] for i in info.band_indices] if info.wavelengths else None
+    return {"CONTRASTDM_BANDS": json.dumps({"bands": bands, "wavelengths": wavelengths,
+                                            "reduction": model.metadata.get("reduction")})}
+
+
 def classify(raster, model, output, *, confidence=None, probabilities=None, tile_size: int = 256,
-             device: str = "auto", smoothing_radius: int | None = None, feedback=None) -> ClassifyResult:
+             device: str = "auto", smoothing_radius: int | None = None, cog: bool = False,
+             feedback=None) -> ClassifyResult:
     """Classify every pixel of ``raster`` with ``model`` (a path or a loaded :class:`Model`).
 
     ``smoothing_radius``: edge-preserving smoothing of the probabilities (0 = off); None takes the model's.
+    ``cog``: write the outputs as Cloud-Optimized GeoTIFFs with overviews.
+    The raster's bands are matched to the model's by wavelength when both carry wavelengths, else by index.
     """
     from .device import describe_device, resolve_device
     from .model.spectral import fuse as spectral_fuse
@@ -110,13 +122,14 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
     counts = np.zeros(class_ids.size + 1, dtype=np.int64)
     with open_raster(raster) as ds:
         info = describe(ds)
-        check_compatible(model, info)
+        info = info.with_bands(match_bands(model, info))
         total = tile_count(info.width, info.height, tile_size)
         inputs = [raster] + ([model_path] if model_path else [])
         try:
             with ClassificationWriter(output, width=info.width, height=info.height, crs=info.crs,
                                       transform=info.transform, classes=model.classes, confidence_path=confidence,
-                                      probabilities_path=probabilities, inputs=inputs) as writer:
+                                      probabilities_path=probabilities, inputs=inputs,
+                                      tags=_map_tags(model, info), cog=cog) as writer:
                 for done, window in enumerate(iter_tiles(info.width, info.height, tile_size)):
                     check_cancelled(feedback)
                     try:

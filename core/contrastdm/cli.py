@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import traceback
@@ -24,6 +25,8 @@ def _common(parser: argparse.ArgumentParser, top: bool = False) -> None:
                         help="show full tracebacks on errors")
     parser.add_argument("--log-file", default=None if top else argparse.SUPPRESS,
                         help="append messages and error details to this file")
+    parser.add_argument("--threads", type=int, default=None if top else argparse.SUPPRESS,
+                        help="CPU threads (default: OMP_NUM_THREADS, else this process's share of the cores)")
 
 
 def _bool_flag(parser, name: str, help_text: str) -> None:
@@ -41,7 +44,14 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training options (default: the preset's)")
     group.add_argument("--preset", choices=PRESETS, default="balanced")
     group.add_argument("--patch-size", type=int, help="odd patch side in pixels")
-    group.add_argument("--pca-components", type=int, default=30, help="principal components kept (0: no PCA)")
+    group.add_argument("--pca-components", type=int, default=30,
+                       help="components the spectral reduction keeps (0: no reduction)")
+    group.add_argument("--reduction", choices=("pca", "mnf"), default="pca",
+                       help="spectral reduction: principal components, or minimum noise fraction (noise-whitened)")
+    group.add_argument("--bands", help='keep only these bands: band numbers "1-50,60" or wavelengths "400-1300nm" '
+                                        "(default: every band not found bad)")
+    group.add_argument("--drop-bands", help='drop these bands as well: band numbers "104-108" or wavelengths '
+                                             '"1340-1460nm"')
     group.add_argument("--feature-dim", type=int)
     group.add_argument("--contrastive-epochs", type=int)
     group.add_argument("--diffusion-steps", type=int)
@@ -82,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--confidence", help="confidence GeoTIFF to write (max class probability)")
     p.add_argument("--probabilities", help="per-class probability GeoTIFF to write")
     p.add_argument("--tile-size", type=int, default=256)
+    p.add_argument("--cog", action="store_true", help="write Cloud-Optimized GeoTIFFs (with overviews)")
     p.add_argument("--smoothing-radius", type=int,
                    help="edge-preserving smoothing of the probabilities, radius in pixels (0: off; default: the model's)")
     p.add_argument("--device", default="auto")
@@ -101,6 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--test-class-field")
     p.add_argument("--report")
     p.add_argument("--tile-size", type=int, default=256)
+    p.add_argument("--cog", action="store_true", help="write Cloud-Optimized GeoTIFFs (with overviews)")
+
+    p = commands.add_parser("import", parents=[common],
+                            help="convert a sensor product (EnMAP L2A, EMIT L2A, PRISMA L2D) into a GeoTIFF")
+    p.add_argument("--product", required=True, help="the product as downloaded (file or folder)")
+    p.add_argument("--output", required=True, help="GeoTIFF to write, with wavelengths in its band metadata")
 
     p = commands.add_parser("info", parents=[common], help="print a model file's metadata as JSON")
     p.add_argument("--model", required=True)
@@ -122,7 +139,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seeds", help="comma-separated seeds (default: 0,1,2,3,4; --quick: 0)")
     p.add_argument("--dataset", default="indian-pines", help="indian-pines, pavia-university or salinas")
     p.add_argument("--data-dir", help="folder holding the dataset's .mat files (Pavia University, Salinas)")
-    p.add_argument("--threads", type=int, help="CPU threads for torch (default: chosen from the machine's load)")
     p.add_argument("--patch-size", type=int, default=11)
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
     p.add_argument("--device", default="auto")
@@ -144,7 +160,8 @@ def _train_kwargs(args) -> dict:
             raise ContrastDMError(f"--set takes NAME=VALUE, not '{item}'")
         extra[name.strip().replace("-", "_")] = _parse_value(value.strip())
     options = dict(validation_vector=args.validation_vector, validation_class_field=args.validation_class_field,
-                preset=args.preset, pca_components=args.pca_components or None, class_colors=colors,
+                preset=args.preset, pca_components=args.pca_components or None, reduction=args.reduction,
+                bands=args.bands, drop_bands=args.drop_bands, class_colors=colors,
                 device=args.device, patch_size=args.patch_size, feature_dim=args.feature_dim,
                 contrastive_epochs=args.contrastive_epochs, diffusion_steps=args.diffusion_steps,
                 finetune_epochs=args.finetune_epochs, synthetic=args.synthetic, refine=args.refine,
@@ -191,7 +208,7 @@ def _execute(args, feedback) -> dict:
 
         result = classify(args.raster, args.model, args.output, confidence=args.confidence,
                           probabilities=args.probabilities, tile_size=args.tile_size, device=args.device,
-                          smoothing_radius=args.smoothing_radius, feedback=feedback)
+                          smoothing_radius=args.smoothing_radius, cog=args.cog, feedback=feedback)
         return {"outputs": {"map": result.map_path, "confidence": result.confidence_path,
                             "probabilities": result.probabilities_path},
                 "metrics": {"pixels": result.pixels, "pixels_per_second": round(result.pixels_per_second),
@@ -208,12 +225,19 @@ def _execute(args, feedback) -> dict:
         result = run(args.raster, args.vector, args.class_field, args.model, args.output,
                      confidence=args.confidence, probabilities=args.probabilities, test_vector=args.test_vector,
                      test_class_field=args.test_class_field, report=args.report, tile_size=args.tile_size,
-                     feedback=feedback, **_train_kwargs(args))
+                     cog=args.cog, feedback=feedback, **_train_kwargs(args))
         c = result.classification
         return {"outputs": {"model": result.training.model_path, "map": c.map_path, "confidence": c.confidence_path,
                             "probabilities": c.probabilities_path, "report": result.report_path},
                 "metrics": result.metrics or {}, "seconds": round(result.seconds, 1), "device": c.device,
                 "train_seconds": round(result.training.seconds, 1), "classify_seconds": round(c.seconds, 2)}
+    if args.command == "import":
+        from .io.products import convert
+
+        feedback.progress("import", 0.0, f"reading {args.product}")
+        output = convert(args.product, args.output)
+        feedback.progress("import", 1.0, str(output))
+        return {"outputs": {"raster": str(output)}}
     if args.command == "info":
         from .bundle import read_metadata
 
@@ -287,6 +311,10 @@ def main(argv=None) -> int:
     else:
         feedback = ConsoleFeedback(sys.stderr)
     _install_signal_handlers(feedback)
+    if args.threads is not None and args.command != "bench":
+        if args.threads < 1:
+            return _fail(args, feedback, ContrastDMError("--threads must be 1 or more"), "InputError", 1)
+        os.environ["CONTRASTDM_THREADS"] = str(args.threads)
     try:
         result = _execute(args, feedback)
     except Cancelled as exc:

@@ -29,10 +29,28 @@ def resolve_device(name: str = "auto"):
     if name == "mps" and not mps_ok:
         raise DeviceError("Apple MPS was requested but is not available here; use --device auto or cpu")
     if name == "cpu":
-        # Use every core the process may run on; torch's default can be lower inside containers.
-        available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-        torch.set_num_threads(max(1, available))
+        torch.set_num_threads(thread_count())
     return torch.device(name)
+
+
+def _positive(text) -> int | None:
+    try:
+        value = int(str(text).strip())
+    except (TypeError, ValueError):
+        return None
+    return value if value > 0 else None
+
+
+def thread_count() -> int:
+    """CPU threads for torch: ``CONTRASTDM_THREADS`` (the CLI's ``--threads``), else ``OMP_NUM_THREADS``, else
+    this process's share of the cores it may run on (all of them, divided among the ranks torchrun started
+    on this machine), so two engine processes on one machine do not oversubscribe it."""
+    for variable in ("CONTRASTDM_THREADS", "OMP_NUM_THREADS"):
+        value = _positive(os.environ.get(variable))
+        if value:
+            return value
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, available // (_positive(os.environ.get("LOCAL_WORLD_SIZE")) or 1))
 
 
 def describe_device(device) -> str:

@@ -40,10 +40,10 @@ def evaluate(map_path, vector, class_field: str, report=None, *, history=None, c
 
 
 def write_map_report(report, map_path, classes, *, metrics=None, history=None, config=None, extra=None,
-                     title: str = "ContrastDM classification report") -> None:
+                     title: str = "ContrastDM classification report", spectra=None) -> None:
     from .report import write_report
 
     with open_raster(map_path) as ds:
         thumbnail = preview(ds)
     write_report(report, title=title, metrics=metrics, history=history, config=config or {},
-                 map_preview=thumbnail, classes=classes, extra=extra)
+                 map_preview=thumbnail, classes=classes, extra=extra, spectra=spectra)

@@ -23,7 +23,7 @@ class RunResult:
 
 def run(raster, vector, class_field: str, model_path, output, *, confidence=None, probabilities=None,
         test_vector=None, test_class_field=None, report=None, tile_size: int = 256, device: str = "auto",
-        feedback=None, **train_options) -> RunResult:
+        cog: bool = False, feedback=None, **train_options) -> RunResult:
     """Train on ``vector``, classify the whole ``raster``, and evaluate on ``test_vector`` when given."""
     feedback = feedback or NullFeedback()
     started = time.monotonic()
@@ -32,7 +32,7 @@ def run(raster, vector, class_field: str, model_path, output, *, confidence=None
                   inputs=[raster, vector, test_vector, train_options.get("validation_vector")])
     trained = train(raster, vector, class_field, model_path, device=device, feedback=feedback, **train_options)
     result = classify(raster, trained.model, output, confidence=confidence, probabilities=probabilities,
-                      tile_size=tile_size, device=device, feedback=feedback)
+                      tile_size=tile_size, device=device, cog=cog, feedback=feedback)
     metrics = None
     if test_vector is not None:
         metrics, _ = map_accuracy(output, test_vector, test_class_field or class_field, feedback,
@@ -46,5 +46,6 @@ def run(raster, vector, class_field: str, model_path, output, *, confidence=None
             "test_vector": str(test_vector) if test_vector else None,
         }
         write_map_report(report, output, trained.model.classes, metrics=metrics, history=trained.history,
-                         config=trained.config, extra=extra)
+                         config=trained.config, extra=extra,
+                         spectra=trained.model.metadata.get("class_spectra"))
     return RunResult(trained, result, metrics, str(report) if report else None, time.monotonic() - started)

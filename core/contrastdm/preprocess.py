@@ -1,4 +1,9 @@
-"""Label-free preprocessing fitted on the scene: per-band standardisation and PCA."""
+"""Label-free preprocessing fitted on the scene: bad bands out, per-band standardisation, then PCA or MNF.
+
+The scene is sampled once as pairs of horizontally adjacent pixels: the pixels give each band's signal, the
+pair differences its noise (shift difference). The same sample decides the bad bands
+(:mod:`contrastdm.bands`) and fits the reduction (:mod:`contrastdm.reduce`).
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,8 @@ class Preprocessor:
     mean: np.ndarray  # [B]
     scale: np.ndarray  # [B]
     components: np.ndarray | None  # [B, K] or None for no PCA
-    explained_variance: np.ndarray | None = None  # [K], fraction of total
+    explained_variance: np.ndarray | None = None  # [K]: PCA, fraction of total; MNF, signal-to-noise ranking
+    output_scale: np.ndarray | None = None  # [K] std of each output channel on the fitted pixels
     _cache: tuple | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -60,6 +66,8 @@ class Preprocessor:
         variance of standardised bands is their number (constant bands, zero here, make this an
         upper bound).
         """
+        if self.output_scale is not None:
+            return np.asarray(self.output_scale, dtype=np.float64)
         if self.components is None:
             return np.ones(self.in_bands)
         return np.sqrt(np.maximum(np.asarray(self.explained_variance) * self.in_bands, 1e-12))
@@ -69,52 +77,117 @@ class Preprocessor:
         if self.components is not None:
             arrays["components"] = self.components
             arrays["explained_variance"] = self.explained_variance
+        if self.output_scale is not None:
+            arrays["output_scale"] = self.output_scale
         return {k: np.ascontiguousarray(v, dtype=np.float64) for k, v in arrays.items()}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> Preprocessor:
-        return cls(arrays["mean"], arrays["scale"], arrays.get("components"), arrays.get("explained_variance"))
+        return cls(arrays["mean"], arrays["scale"], arrays.get("components"), arrays.get("explained_variance"),
+                   arrays.get("output_scale"))
 
 
-def sample_pixels(ds, info, max_pixels: int, seed: int, feedback=None, tile_size: int = 512) -> np.ndarray:
-    """Up to ``max_pixels`` valid pixel spectra ``[N, B]`` drawn evenly from the whole scene, tile by tile."""
-    feedback = feedback or NullFeedback()
-    rng = np.random.default_rng(seed)
+@dataclass
+class SceneSample:
+    """Pixel spectra of the scene ``[N, B]`` (every band, NaN where a band is invalid) with the spectra of each
+    pixel's right-hand neighbour, and each band's valid fraction over the sampled pixels."""
+
+    pixels: np.ndarray
+    neighbours: np.ndarray
+    valid_fraction: np.ndarray
+
+    def complete(self, bands) -> tuple[np.ndarray, np.ndarray]:
+        """(pixels, neighbours) restricted to ``bands``, keeping the pairs valid in all of them."""
+        x, xn = self.pixels[:, bands], self.neighbours[:, bands]
+        rows = np.isfinite(x).all(axis=1) & np.isfinite(xn).all(axis=1)
+        return x[rows], xn[rows]
+
+
+def _chosen_tiles(info, max_pixels: int, rng, tile_size: int) -> list:
     tiles = list(iter_tiles(info.width, info.height, tile_size))
     total = info.width * info.height
-    chosen = tiles if total <= 4 * max_pixels else [tiles[i] for i in sorted(
-        rng.choice(len(tiles), size=max(1, min(len(tiles), int(len(tiles) * 4 * max_pixels / total) + 1)), replace=False))]
+    if total <= 4 * max_pixels:
+        return tiles
+    size = max(1, min(len(tiles), int(len(tiles) * 4 * max_pixels / total) + 1))
+    return [tiles[i] for i in sorted(rng.choice(len(tiles), size=size, replace=False))]
+
+
+def sample_pixels(ds, info, max_pixels: int, seed: int, feedback=None, tile_size: int = 512) -> SceneSample:
+    """Up to ``max_pixels`` pixel pairs drawn evenly from the whole scene, tile by tile, every band of ``info``.
+
+    A band's invalid values are NaN, so a band that is nodata everywhere (a bad band filled with the nodata
+    value) does not make every pixel invalid.
+    """
+    feedback = feedback or NullFeedback()
+    rng = np.random.default_rng(seed)
+    chosen = _chosen_tiles(info, max_pixels, rng, tile_size)
     fraction = min(1.0, max_pixels / max(1, sum(int(t.width * t.height) for t in chosen)))
-    samples = []
+    pixels, neighbours = [], []
     for index, window in enumerate(chosen):
         check_cancelled(feedback)
-        data, valid = read_window(ds, window, info)
-        spectra = data[:, valid].T
-        if fraction < 1.0 and len(spectra):
-            spectra = spectra[rng.random(len(spectra)) < fraction]
-        samples.append(spectra)
+        data, valid = read_window(ds, window, info, per_band=True)
+        if data.shape[2] >= 2:
+            data[~valid] = np.nan
+            rows, cols = np.nonzero(rng.random(data.shape[1:]) < fraction)
+            inside = cols < data.shape[2] - 1
+            rows, cols = rows[inside], cols[inside]
+            pixels.append(data[:, rows, cols].T)
+            neighbours.append(data[:, rows, cols + 1].T)
         feedback.progress("preprocess", (index + 1) / len(chosen), "sampling the scene")
-    pixels = np.concatenate(samples) if samples else np.empty((0, info.count), np.float32)
-    if len(pixels) < 2:
+    empty = np.empty((0, info.read_count), np.float32)
+    sample = SceneSample(np.concatenate(pixels) if pixels else empty, np.concatenate(neighbours) if neighbours else empty,
+                         np.zeros(info.read_count))
+    if len(sample.pixels):
+        sample.valid_fraction = np.isfinite(sample.pixels).mean(axis=0)
+    if not np.isfinite(sample.pixels).any():
         raise InputError("the raster has no valid pixels (all nodata or non-finite)")
-    return pixels
+    return sample
+
+
+def _standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[~(scale > 1e-12)] = 1.0  # constant bands carry no information; avoid dividing by zero
+    return mean, scale
+
+
+def fit_reduction(pixels: np.ndarray, neighbours: np.ndarray | None, n_components: int | None,
+                  method: str = "pca") -> Preprocessor:
+    """Standardise every band of ``pixels`` [N, B] (valid rows only), then reduce to ``n_components`` with
+    ``method`` ("pca", or "mnf" which needs each pixel's ``neighbours``); ``None`` or 0 components: no
+    reduction."""
+    from .reduce import REDUCTIONS, fit_mnf, fit_pca
+
+    if method not in REDUCTIONS:
+        raise InputError(f"unknown reduction '{method}'; use one of {', '.join(REDUCTIONS)}")
+    pixels = pixels.astype(np.float64)
+    if len(pixels) < 2:
+        raise InputError("the raster has no valid pixels in the bands kept (all nodata or non-finite)")
+    mean, scale = _standardisation(pixels)
+    z = (pixels - mean) / scale
+    if not n_components or n_components >= pixels.shape[1]:
+        return Preprocessor(mean, scale, None, None)
+    if method == "mnf":
+        if neighbours is None:
+            raise ValueError("MNF needs each pixel's neighbour")
+        reduction = fit_mnf(z, (neighbours.astype(np.float64) - mean) / scale, n_components)
+    else:
+        reduction = fit_pca(z, n_components)
+    return Preprocessor(mean, scale, reduction.components, reduction.explained, reduction.output_std)
 
 
 def fit_preprocessor(pixels: np.ndarray, n_components: int | None) -> Preprocessor:
     """Standardise every band, then project on the leading principal components (``None`` or 0: no PCA)."""
-    pixels = pixels.astype(np.float64)
-    mean = pixels.mean(axis=0)
-    scale = pixels.std(axis=0)
-    scale[~(scale > 1e-12)] = 1.0  # constant bands carry no information; avoid dividing by zero
-    z = (pixels - mean) / scale
-    if not n_components or n_components >= pixels.shape[1]:
-        return Preprocessor(mean, scale, None, None)
-    cov = z.T @ z / max(1, len(z) - 1)
-    eigenvalues, eigenvectors = np.linalg.eigh(cov)
-    order = np.argsort(eigenvalues)[::-1][:n_components]
-    components = eigenvectors[:, order]
-    # A fixed sign per component keeps models reproducible across platforms' eigensolvers.
-    signs = np.sign(components[np.abs(components).argmax(axis=0), np.arange(components.shape[1])])
-    components = components * np.where(signs == 0, 1.0, signs)
-    explained = eigenvalues[order] / max(eigenvalues.sum(), 1e-12)
-    return Preprocessor(mean, scale, components, explained)
+    return fit_reduction(pixels, None, n_components, "pca")
+
+
+def fit_scene(sample: SceneSample, spectral, n_components: int | None, reduction: str = "pca", *,
+              bands=None, drop_bands=None):
+    """Bad bands decided on the sample and the spectral metadata, then the reduction fitted on the kept
+    bands: ``(Preprocessor, BandSelection)``. ``bands``/``drop_bands``: 0-based overrides."""
+    from .bands import select_bands
+
+    selection = select_bands(spectral.wavelengths, spectral.bad_bands, sample.pixels, sample.neighbours,
+                             sample.valid_fraction, bands=bands, drop_bands=drop_bands)
+    pixels, neighbours = sample.complete(selection.kept_indices())
+    return fit_reduction(pixels, neighbours, n_components, reduction), selection

@@ -184,6 +184,49 @@ def _history_png(history: dict) -> Optional[str]:
     return _png(fig)
 
 
+def _spectra_png(spectra: dict, classes: Sequence[ClassInfo]) -> Optional[str]:
+    """Class mean spectra over every band of the raster, the dropped bands shaded."""
+    means = {k: v for k, v in (spectra.get("means") or {}).items() if v}
+    x = np.asarray(spectra.get("x") or [], dtype=np.float64)
+    if not means or x.size == 0:
+        return None
+    colors = {c.name: color_to_hex(c.color) for c in classes}
+    fig = _figure(9.0, 3.6)
+    ax = fig.add_subplot(1, 1, 1)
+    step = float(np.median(np.diff(x))) if x.size > 1 else 1.0
+    for index in spectra.get("dropped") or []:
+        ax.axvspan(x[index] - step / 2, x[index] + step / 2, color="#bbbbbb", alpha=0.5, linewidth=0)
+    for name, values in means.items():
+        y = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+        if y.size == x.size:
+            ax.plot(x, y, linewidth=1.2, color=colors.get(name), label=_mpl_text(name))
+    ax.set_xlabel("wavelength (nm)" if spectra.get("unit") == "nm" else "band", fontsize=8)
+    ax.set_ylabel("mean value", fontsize=8)
+    ax.tick_params(labelsize=7)
+    ax.grid(True, alpha=0.3)
+    if len(means) <= _MAX_ANNOTATED_CLASSES:
+        ax.legend(fontsize=6, ncol=2, loc="best")
+    fig.tight_layout()
+    return _png(fig)
+
+
+def _bands_section(spectra: dict, classes) -> list[str]:
+    dropped = spectra.get("dropped") or []
+    x, unit = spectra.get("x") or [], spectra.get("unit")
+    parts = [f"<h2>Bands</h2><p>{len(x) - len(dropped)} of {len(x)} bands used; {len(dropped)} dropped "
+             "(shaded below).</p>"]
+    png = _spectra_png(spectra, classes)
+    if png:
+        parts.append(_img(png, "class mean spectra with the dropped bands shaded"))
+    if dropped:
+        reasons = spectra.get("reasons") or {}
+        rows = "".join(f"<tr><td class=\"n\">{i + 1}</td><td class=\"n\">"
+                       f"{_num(x[i], 1) if unit == 'nm' else '&ndash;'}</td><td>{_e(reasons.get(str(i), ''))}</td></tr>"
+                       for i in dropped)
+        parts.append("<table><tr><th>Band</th><th>Wavelength (nm)</th><th>Why dropped</th></tr>" + rows + "</table>")
+    return parts
+
+
 # -- HTML -----------------------------------------------------------------------------------------------
 _CSS = """
 body{font-family:-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;color:#222;margin:2em auto;
@@ -223,7 +266,7 @@ def _img(b64: str, alt: str) -> str:
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
 
 
-def _render(title, metrics, history, config, map_preview, classes, extra, env, created) -> str:
+def _render(title, metrics, history, config, map_preview, classes, extra, env, created, spectra=None) -> str:
     colors = {c.id: c.color for c in classes}
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
@@ -276,6 +319,8 @@ def _render(title, metrics, history, config, map_preview, classes, extra, env, c
             parts.append(f'<tr><td><span class="sw" style="background:{hexcolor}"></span></td>'
                          f'<td class="n">{c.id}</td><td>{_e(c.name)}</td><td><code>{hexcolor}</code></td></tr>')
         parts.append("</table>")
+    if spectra:
+        parts.extend(_bands_section(spectra, classes))
     if history:
         png = _history_png(history)
         if png:
@@ -300,12 +345,15 @@ def write_report(
     classes: Sequence[ClassInfo],
     extra: Optional[dict] = None,
     inputs: Iterable[str | os.PathLike] = (),
+    spectra: Optional[dict] = None,
 ) -> tuple[str, str]:
     """Write ``html_path`` and, next to it, the same numbers as ``<basename>.json``; both or neither.
 
     ``metrics`` is the dict from :func:`contrastdm.metrics.classification_metrics`; ``history`` maps a
     stage name to its loss per epoch; ``map_preview`` is a (h, w) array of class ids (0 = none), shown
-    subsampled to at most :data:`PREVIEW_MAX_PIXELS` on its longest side. Returns (html, json) paths.
+    subsampled to at most :data:`PREVIEW_MAX_PIXELS` on its longest side; ``spectra`` (the model file's
+    ``class_spectra``) adds the bands used and dropped with a plot of the class mean spectra. Returns
+    (html, json) paths.
     """
     html_path = os.fspath(html_path)
     json_path = os.path.splitext(html_path)[0] + ".json"
@@ -316,10 +364,11 @@ def write_report(
         "title": title, "created": created, "contrastdm_version": __version__,
         "metrics": metrics, "history": history, "config": config or {},
         "classes": [c.to_dict() for c in classes], "extra": extra or {}, "environment": env,
+        "spectra": spectra,
     })
     text = json.dumps(payload, indent=2, ensure_ascii=False, allow_nan=False)
     with atomic_outputs(html_path, json_path, inputs=inputs) as (html_temp, json_temp):
-        page = _render(title, metrics, history, config, map_preview, classes, extra, env, created)
+        page = _render(title, metrics, history, config, map_preview, classes, extra, env, created, spectra)
         with open(html_temp, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(page)
         with open(json_temp, "w", encoding="utf-8", newline="\n") as handle:

@@ -6,7 +6,7 @@ import numpy as np
 from rasterio.windows import Window
 
 from .feedback import NullFeedback, check_cancelled
-from .io.raster import read_padded
+from .io.raster import read_padded, read_window
 
 
 def extract_patches(ds, info, rows: np.ndarray, cols: np.ndarray, patch_size: int, preprocessor,
@@ -51,6 +51,38 @@ def extract_patches(ds, info, rows: np.ndarray, cols: np.ndarray, patch_size: in
         del bands
         feedback.progress(stage, (done + 1) / len(starts), f"{end} of {rows.size} patches")
     return (patches, valid_centre, centres) if spectra else (patches, valid_centre)
+
+
+def pixel_spectra(ds, info, rows: np.ndarray, cols: np.ndarray, block: int = 256) -> np.ndarray:
+    """Values ``[N, B]`` of the bands ``info`` reads at the given pixels (NaN where a band is invalid),
+    reading one bounding window per block of the scene."""
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    out = np.full((rows.size, info.read_count), np.nan, dtype=np.float32)
+    keys = (rows // block) * ((info.width + block - 1) // block) + cols // block
+    for key in np.unique(keys):
+        members = np.flatnonzero(keys == key)
+        r, c = rows[members], cols[members]
+        r0, c0 = int(r.min()), int(c.min())
+        data, valid = read_window(ds, Window(c0, r0, int(c.max()) - c0 + 1, int(r.max()) - r0 + 1), info, per_band=True)
+        values = np.where(valid, data, np.nan)
+        out[members] = values[:, r - r0, c - c0].T
+    return out
+
+
+def class_mean_spectra(ds, info, pixels, per_class: int = 200, seed: int = 0) -> dict:
+    """Mean spectrum of each class over up to ``per_class`` of its labelled pixels, every band of ``info``
+    (NaN where a band had no valid value): ``{class id: [B]}``, for the report's spectral plot."""
+    rng = np.random.default_rng(seed)
+    means = {}
+    for class_id in np.unique(pixels.class_ids):
+        members = np.flatnonzero(pixels.class_ids == class_id)
+        if members.size > per_class:
+            members = rng.choice(members, size=per_class, replace=False)
+        values = pixel_spectra(ds, info, pixels.rows[members], pixels.cols[members])
+        with np.errstate(invalid="ignore"):
+            counts = np.isfinite(values).sum(axis=0)
+            means[int(class_id)] = np.where(counts > 0, np.nansum(values, axis=0) / np.maximum(counts, 1), np.nan)
+    return means
 
 
 def sample_unlabelled(info, count: int, seed: int, exclude_rows=None, exclude_cols=None) -> tuple[np.ndarray, np.ndarray]:

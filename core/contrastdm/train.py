@@ -15,10 +15,10 @@ from .io.raster import describe, open_raster
 from .io.styles import default_palette, parse_color
 from .io.vectors import ClassTable, load_labels
 from .io.writer import ClassInfo
-from .preprocess import fit_preprocessor, sample_pixels
-from .sampling import extract_patches, sample_unlabelled
+from .preprocess import fit_scene, sample_pixels
+from .sampling import class_mean_spectra, extract_patches, sample_unlabelled
 
-PREPROCESS_PIXELS = 200_000
+PREPROCESS_PIXELS = 100_000  # pixel pairs sampled for the bad bands and the reduction
 UNLABELLED_SAMPLES = 20_000  # label-free patches for contrastive learning, drawn over the whole scene
 
 
@@ -95,12 +95,71 @@ def _cap_per_class(pixels, limit: int, seed: int, feedback):
     return pixels.subset(keep)
 
 
+def _band_list(value, info, option: str):
+    """0-based band indices from ``--bands``/``--drop-bands`` text (or 1-based band numbers), or None."""
+    from .bands import parse_band_list
+
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        value = ",".join(str(int(v)) for v in value)
+    try:
+        return parse_band_list(value, info.count, info.wavelengths)
+    except InputError as exc:
+        raise InputError(f"{option}: {exc}") from exc
+
+
+def _fit_scene(ds, info, n_components, reduction, bands, drop_bands, seed, feedback):
+    """Bad bands out and the reduction fitted on a sample of the scene: (preprocessor, selection, kept info)."""
+    sample = sample_pixels(ds, info, PREPROCESS_PIXELS, seed, feedback)
+    preprocessor, selection = fit_scene(sample, info.spectral, n_components, reduction,
+                                        bands=_band_list(bands, info, "--bands"),
+                                        drop_bands=_band_list(drop_bands, info, "--drop-bands"))
+    del sample
+    feedback.message(selection.summary(info.wavelengths))
+    if preprocessor.components is not None:
+        share = f"; {100 * preprocessor.explained_variance.sum():.1f}% of the variance" if reduction == "pca" else ""
+        feedback.message(f"{reduction.upper()}: {preprocessor.out_bands} components of {preprocessor.in_bands} "
+                         f"bands{share}")
+    return preprocessor, selection, info.with_bands(selection.kept_indices())
+
+
+def _band_metadata(full, kept, selection) -> dict:
+    """What the model file records of the raster's bands: the kept ones by index and wavelength."""
+    indices = list(kept.band_indices)
+    spectral = full.spectral
+    return {
+        "raster_count": full.count,
+        "indices": indices,
+        "wavelengths": [full.wavelengths[i] for i in indices] if full.wavelengths else None,
+        "fwhm": [spectral.fwhm[i] for i in indices] if spectral.fwhm else None,
+        "selection": selection.to_dict(),
+        "spectral_source": spectral.source,
+    }
+
+
+def _spectra_record(info, selection, means: dict) -> dict:
+    """Class mean spectra on every band of the raster with the dropped bands, for the report's plot."""
+    return {
+        "x": list(info.wavelengths) if info.wavelengths else list(range(1, info.count + 1)),
+        "unit": "nm" if info.wavelengths else "band",
+        "dropped": [int(i) for i in np.flatnonzero(~selection.keep)],
+        "reasons": {str(k): v for k, v in selection.reasons.items()},
+        "means": {name: (None if m is None else [None if not np.isfinite(v) else round(float(v), 6) for v in m])
+                  for name, m in means.items()},
+    }
+
+
 def train(raster, vector, class_field: str, model_path, *, validation_vector=None, validation_class_field=None,
-          report=None, preset: str = "balanced", pca_components: int | None = 30, class_colors: dict | None = None,
+          report=None, preset: str = "balanced", pca_components: int | None = 30, reduction: str = "pca",
+          bands=None, drop_bands=None, class_colors: dict | None = None,
           device: str = "auto", max_per_class: int = 5000, max_unlabelled: int | None = None, feedback=None,
           **options) -> TrainResult:
     """Train a ContrastDM model on ``raster`` with labels from ``vector``'s ``class_field``.
 
+    ``pca_components``: channels the reduction keeps (``reduction`` "pca" or "mnf"; 0 or None: none).
+    ``bands`` / ``drop_bands``: keep only, or drop, these bands ("1-10,15" band numbers, or "1340-1460nm"
+    wavelength ranges); by default bad bands are found from the metadata, absorption windows and the data.
     ``options`` override the preset's learner settings (patch_size, contrastive_epochs, diffusion_steps,
     finetune_epochs, synthetic, refine, batch_size, seed, ...). Outputs are written only on success.
     """
@@ -117,16 +176,12 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
 
     feedback.progress("read", 0.0, "reading training data")
     with open_raster(raster) as ds:
-        info = describe(ds)
-        pixels = load_labels(vector, class_field, info, feedback)
+        full_info = describe(ds)
+        pixels = load_labels(vector, class_field, full_info, feedback)
         check_cancelled(feedback)
 
-        pre_pixels = sample_pixels(ds, info, PREPROCESS_PIXELS, config.seed, feedback)
-        preprocessor = fit_preprocessor(pre_pixels, pca_components)
-        del pre_pixels
-        if preprocessor.explained_variance is not None:
-            feedback.message(f"PCA: {preprocessor.out_bands} components keep "
-                             f"{100 * preprocessor.explained_variance.sum():.1f}% of the variance")
+        preprocessor, selection, info = _fit_scene(ds, full_info, pca_components, reduction, bands, drop_bands,
+                                                   config.seed, feedback)
 
         # How the labels were drawn is read before any cap thins large polygons out into scattered pixels.
         member, gate = spectral.resolve(config.spectral_member, pixels.rows, pixels.cols)
@@ -145,6 +200,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
             if n < 5:
                 feedback.message(f"class '{name}' has only {n} training pixel(s); its accuracy will be poor", "warning")
         index_of = {cid: i for i, cid in enumerate(table.ids)}
+        means = class_mean_spectra(ds, full_info, pixels, seed=config.seed)
+        spectra_record = _spectra_record(full_info, selection, {n: means.get(c) for c, n in zip(table.ids, table.names)})
         y_train = np.array([index_of[c] for c in pixels.class_ids], dtype=np.int64)
 
         x_val = y_val = None
@@ -161,8 +218,9 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
         rows, cols = sample_unlabelled(info, budget, config.seed)
         unlabelled, valid = extract_patches(ds, info, rows, cols, config.patch_size, preprocessor, feedback, "read")
         unlabelled = unlabelled[valid]
-        band_names, wavelengths, crs_wkt = info.band_names, info.wavelengths, info.crs.to_wkt() if info.crs else None
+        crs_wkt = info.crs.to_wkt() if info.crs else None
         raster_dtype = info.dtype
+        band_info = _band_metadata(full_info, info, selection)
     check_cancelled(feedback)
     feedback.message(f"{len(y_train)} training pixels in {len(table)} classes, {len(unlabelled)} unlabelled patches")
 
@@ -183,10 +241,12 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     config.spectral_member = member
     classes = class_infos(table, class_colors)
     metadata = {
-        "in_bands": info.count,
+        "in_bands": preprocessor.in_bands,
         "n_features": preprocessor.out_bands,
-        "band_names": list(band_names),
-        "wavelengths": list(wavelengths) if wavelengths else None,
+        "band_names": [full_info.band_names[i] for i in info.band_indices],
+        "wavelengths": band_info["wavelengths"],
+        "bands": band_info,
+        "reduction": reduction if preprocessor.components is not None else None,
         "raster_dtype": raster_dtype,
         "crs": crs_wkt,
         "config": config.to_dict(),
@@ -199,6 +259,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
             "seconds": round(time.monotonic() - started, 1),
         },
         "history": {k: [float(x) for x in v] for k, v in result.history.items()},
+        "class_spectra": spectra_record,
     }
     model = Model(result.network.to("cpu").eval(), preprocessor, classes, metadata, member_net)
     check_cancelled(feedback)
@@ -210,7 +271,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
 
         write_report(report, title="ContrastDM training report", metrics=None, history=metadata["history"],
                      config={**config.to_dict(), "preset": preset, "pca_components": pca_components},
-                     map_preview=None, classes=classes, extra={"training": metadata["training"]})
+                     map_preview=None, classes=classes, extra={"training": metadata["training"]},
+                     spectra=spectra_record)
         report_path = str(report)
     feedback.progress("save", 1.0, str(model_path))
     return TrainResult(str(model_path), model, metadata["history"], result.validation,

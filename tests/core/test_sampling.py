@@ -30,7 +30,7 @@ def test_centre_spectra_come_standardised_from_the_same_reads(tmp_path):
     with open_raster(scene.raster) as ds:
         info = describe(ds)
         raw = ds.read(out_dtype="float32")
-        pre = fit_preprocessor(sample_pixels(ds, info, 1000, 0), 3)
+        pre = fit_preprocessor(sample_pixels(ds, info, 1000, 0).complete(slice(None))[0], 3)
         patches, valid, spectra = extract_patches(ds, info, rows, cols, 5, pre, block=8, spectra=True)
         alone, _ = extract_patches(ds, info, rows, cols, 5, pre, block=8)
     np.testing.assert_array_equal(patches, alone)
@@ -43,7 +43,7 @@ def test_nodata_centres_are_flagged_and_nodata_neighbours_zeroed(tmp_path):
     scene = write_scene(tmp_path / "s.tif", height=12, width=12, bands=3, nodata=0, nodata_border=1)
     with open_raster(scene.raster) as ds:
         info = describe(ds)
-        pre = fit_preprocessor(sample_pixels(ds, info, 1000, 0), None)
+        pre = fit_preprocessor(sample_pixels(ds, info, 1000, 0).complete(slice(None))[0], None)
         patches, valid = extract_patches(ds, info, np.array([0, 1, 6]), np.array([5, 1, 6]), 3, pre)
     assert valid.tolist() == [False, True, True]
     assert np.all(patches[1][:, 0, :] == 0) and np.all(patches[1][:, :, 0] == 0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +15,7 @@ from rasterio.errors import NotGeoreferencedWarning, RasterioIOError
 from rasterio.windows import Window
 
 from ..errors import InputError
+from .spectral import SpectralInfo, read_spectral_info
 
 MAX_BANDS = 2000
 
@@ -30,8 +31,10 @@ class RasterInfo:
     transform: object  # affine.Affine
     nodata: float | None
     band_names: tuple[str, ...]
-    wavelengths: tuple[float, ...] | None
+    wavelengths: tuple[float, ...] | None  # nanometres, from :mod:`contrastdm.io.spectral`
     has_dataset_mask: bool
+    spectral: SpectralInfo = field(default_factory=SpectralInfo)
+    bands: tuple[int, ...] | None = None  # 0-based bands that reads return (None: all)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -41,12 +44,50 @@ class RasterInfo:
     def georeferenced(self) -> bool:
         return self.crs is not None
 
+    @property
+    def band_indices(self) -> tuple[int, ...]:
+        return tuple(range(self.count)) if self.bands is None else self.bands
+
+    @property
+    def read_count(self) -> int:
+        """How many bands a read returns."""
+        return len(self.band_indices)
+
+    def with_bands(self, indices) -> RasterInfo:
+        """The same raster, read through the given 0-based bands only (the kept bands)."""
+        indices = tuple(int(i) for i in indices)
+        if not indices or min(indices) < 0 or max(indices) >= self.count:
+            raise InputError(f"band selection {indices[:5]}... does not fit a raster of {self.count} bands")
+        return replace(self, bands=indices)
+
+    def band_nodata(self) -> list[float | None]:
+        """The nodata value of each band read (a per-band value wins over the dataset's)."""
+        per_band = self.spectral.band_nodata
+        return [(per_band[i] if per_band and per_band[i] is not None else self.nodata) for i in self.band_indices]
+
+    def band_scaling(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """(gain, offset) per band read, or None when the values are physical already."""
+        gains, offsets = self.spectral.gains, self.spectral.offsets
+        if gains is None and offsets is None:
+            return None
+        idx = list(self.band_indices)
+        gain = np.array([gains[i] for i in idx] if gains else [1.0] * len(idx), dtype=np.float32)
+        offset = np.array([offsets[i] for i in idx] if offsets else [0.0] * len(idx), dtype=np.float32)
+        if np.all(gain == 1) and np.all(offset == 0):
+            return None
+        return gain, offset
+
 
 def open_raster(path) -> rasterio.io.DatasetReader:
-    """Open a raster with one clear error for the usual mistakes."""
+    """Open a raster with one clear error for the usual mistakes.
+
+    A sensor product (EnMAP L2A, EMIT L2A, PRISMA L2D; :mod:`contrastdm.io.products`) is opened through the
+    GDAL-readable raster made from it once and kept in the engine's cache.
+    """
     path = str(path)
     if not Path(path).exists() and "://" not in path and not path.startswith("/vsi"):
         raise InputError(f"raster not found: {path}")
+    path = _product_raster(path)
     if Path(path).is_dir() and not path.lower().endswith((".zarr", ".gdb")):
         raise InputError(f"raster path is a directory, not a raster file: {path}")
     try:
@@ -57,23 +98,16 @@ def open_raster(path) -> rasterio.io.DatasetReader:
         raise InputError(f"not a raster GDAL can read: {path} ({_first_line(exc)})") from exc
 
 
+def _product_raster(path: str) -> str:
+    from ..cache import cache_dir
+    from .products import detect, materialize
+
+    return str(materialize(path, cache_dir("products"))) if detect(path) is not None else path
+
+
 def _first_line(exc: Exception) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
-
-
-def _wavelengths(ds) -> tuple[float, ...] | None:
-    values = []
-    for band in range(1, ds.count + 1):
-        tags = ds.tags(band)
-        value = tags.get("wavelength") or tags.get("WAVELENGTH") or tags.get("CENTRAL_WAVELENGTH_UM")
-        if value is None:
-            return None
-        try:
-            values.append(float(value))
-        except ValueError:
-            return None
-    return tuple(values)
 
 
 def describe(ds, min_bands: int = 2) -> RasterInfo:
@@ -89,6 +123,7 @@ def describe(ds, min_bands: int = 2) -> RasterInfo:
         raise InputError(f"complex-valued rasters are not supported: {ds.name}")
     names = tuple(ds.descriptions[i] or f"band {i + 1}" for i in range(ds.count))
     flags = ds.mask_flag_enums[0] if ds.count else ()
+    spectral = read_spectral_info(ds)
     return RasterInfo(
         path=ds.name,
         width=ds.width,
@@ -99,25 +134,35 @@ def describe(ds, min_bands: int = 2) -> RasterInfo:
         transform=ds.transform,
         nodata=ds.nodata,
         band_names=names,
-        wavelengths=_wavelengths(ds),
+        wavelengths=spectral.wavelengths,
         has_dataset_mask=MaskFlags.per_dataset in flags and MaskFlags.all_valid not in flags,
+        spectral=spectral,
     )
 
 
-def read_window(ds, window: Window, info: RasterInfo | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Read all bands of ``window`` as float32 with a boolean validity mask (True = usable pixel).
+def read_window(ds, window: Window, info: RasterInfo | None = None, per_band: bool = False
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Read the bands ``info`` selects in ``window`` as float32, with a validity mask (True = usable).
 
-    A pixel is invalid when any band holds the nodata value or a non-finite number, or the
-    dataset's own mask says so.
+    A band's value is invalid when it is non-finite or its band's nodata value, and every band of a pixel
+    the dataset's own mask hides; the mask is per pixel (valid in every band read), or ``[B, h, w]`` per
+    band with ``per_band``. Gains and offsets of the spectral metadata are applied after the nodata test.
     """
     info = info or describe(ds)
-    data = ds.read(window=window, out_dtype="float32")
-    valid = np.all(np.isfinite(data), axis=0)
-    if info.nodata is not None and not (isinstance(info.nodata, float) and math.isnan(info.nodata)):
-        valid &= ~np.any(data == np.float32(info.nodata), axis=0)
+    indexes = [i + 1 for i in info.band_indices]
+    data = ds.read(indexes, window=window, out_dtype="float32")
+    valid = np.isfinite(data)
+    for band, value in enumerate(info.band_nodata()):
+        if value is not None and not (isinstance(value, float) and math.isnan(value)):
+            valid[band] &= data[band] != np.float32(value)
     if info.has_dataset_mask:
-        valid &= ds.read_masks(1, window=window) > 0
-    return data, valid
+        valid &= ds.read_masks(1, window=window)[None] > 0
+    scaling = info.band_scaling()
+    if scaling is not None:
+        gain, offset = scaling
+        data *= gain[:, None, None]
+        data += offset[:, None, None]
+    return data, (valid if per_band else np.all(valid, axis=0))
 
 
 def read_padded(ds, window: Window, halo: int, info: RasterInfo | None = None) -> tuple[np.ndarray, np.ndarray]:

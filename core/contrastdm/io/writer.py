@@ -195,6 +195,8 @@ class ClassificationWriter:
         probabilities_path: Optional[str | os.PathLike] = None,
         inputs: Iterable[str | os.PathLike] = (),
         tile_size: int = 256,
+        tags: Optional[dict] = None,
+        cog: bool = False,
     ) -> None:
         if int(width) < 1 or int(height) < 1:
             raise ValueError("width and height must be positive")
@@ -208,6 +210,8 @@ class ClassificationWriter:
         self.crs, self.transform = crs, transform
         self.inputs = [os.fspath(p) for p in inputs if p is not None]
         self.tile_size = int(tile_size)
+        self.tags = {str(k): str(v) for k, v in (tags or {}).items()}
+        self.cog = bool(cog)
         self.max_id = max(c.id for c in self.classes)
         self.dtype = "uint8" if self.max_id < 256 else "uint16"
         self._valid = np.zeros(self.max_id + 1, dtype=bool)
@@ -271,7 +275,8 @@ class ClassificationWriter:
         return profile
 
     def _common_tags(self, product: str) -> dict:
-        return {PRODUCT_TAG: product, VERSION_TAG: __version__, CLASSES_TAG: classes_to_json(self.classes)}
+        return {**self.tags, PRODUCT_TAG: product, VERSION_TAG: __version__,
+                CLASSES_TAG: classes_to_json(self.classes)}
 
     def _open(self) -> None:
         map_temp, conf_temp, prob_temp = self._temps
@@ -364,9 +369,26 @@ class ClassificationWriter:
         map_temp, conf_temp, _prob_temp = self._temps
         _finish_class_map(map_temp, self.classes)
         self._errors.check()
+        if self.cog:
+            self._to_cog()
         _write_text(os.path.splitext(map_temp)[0] + ".qml", class_map_qml(self.classes))
         if conf_temp is not None:
             _write_text(os.path.splitext(conf_temp)[0] + ".qml", confidence_qml(0.0, 1.0))
+
+    def _to_cog(self) -> None:
+        """Each finished tiled GeoTIFF rewritten as a COG in place (still a temporary until the commit)."""
+        from .cog import write_cog
+
+        for temp, resampling in zip(self._temps, ("nearest", "average", "average")):
+            if temp is None:
+                continue
+            staged = os.fspath(temp) + ".cog.tif"  # a sidecar of the temporary: cleaned up on failure
+            write_cog(temp, staged, resampling=resampling)
+            self._errors.check()
+            os.replace(staged, temp)
+            for suffix in (".aux.xml",):
+                if os.path.exists(staged + suffix):
+                    os.replace(staged + suffix, os.fspath(temp) + suffix)
 
 
 def _write_text(path: str, text: str) -> None:
