@@ -23,6 +23,7 @@ from qgis.core import (
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
+    QgsProcessingParameterString,
     QgsProviderRegistry,
 )
 from qgis.PyQt.QtCore import QCoreApplication
@@ -32,6 +33,7 @@ from . import engine_runner, paths
 
 PRESETS = ["fast", "balanced", "best"]
 SPECTRAL_MEMBER = ["auto", "on", "off"]
+REDUCTIONS = ["pca", "mnf"]
 DEVICES = ["auto", "cpu", "cuda"]
 VECTOR_FORMATS = ["gpkg", "shp", "geojson", "json", "fgb"]
 MODEL_FILTER = "ContrastDM model (*.safetensors)"
@@ -40,7 +42,7 @@ REPORT_FILTER = "HTML report (*.html)"
 # Numeric training options: (parameter name, CLI option, label). 0 leaves the value to the engine and preset.
 PRESET_NUMBERS = [
     ("PATCH_SIZE", "--patch-size", "Patch size in pixels, odd"),
-    ("PCA_COMPONENTS", "--pca-components", "PCA components"),
+    ("PCA_COMPONENTS", "--pca-components", "Components kept by the spectral reduction"),
     ("CONTRASTIVE_EPOCHS", "--contrastive-epochs", "Contrastive pre-training epochs"),
     ("DIFFUSION_STEPS", "--diffusion-steps", "Diffusion training steps"),
     ("FINETUNE_EPOCHS", "--finetune-epochs", "Classifier fine-tuning epochs"),
@@ -104,6 +106,10 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
     OUTPUT_RASTER = "OUTPUT_RASTER"
     OUTPUT_CONFIDENCE = "OUTPUT_CONFIDENCE"
     SMOOTHING_RADIUS = "SMOOTHING_RADIUS"
+    REDUCTION = "REDUCTION"
+    BANDS = "BANDS"
+    DROP_BANDS = "DROP_BANDS"
+    COG = "COG"
     METRICS = "METRICS"
 
     COMMAND = ""
@@ -194,7 +200,18 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             self.SPECTRAL_MEMBER, self.tr("Spectral member: average a per-pixel spectral classifier into the "
                                           "probabilities (auto: when the training pixels form areas)"),
             options=SPECTRAL_MEMBER, defaultValue="auto", usesStaticStrings=True)))
+        self.add_band_options()
         self.add_device_and_seed(seed=True)
+
+    def add_band_options(self) -> None:
+        self.addParameter(_advanced(QgsProcessingParameterEnum(
+            self.REDUCTION, self.tr("Spectral reduction (pca: principal components; mnf: minimum noise fraction)"),
+            options=REDUCTIONS, defaultValue="pca", usesStaticStrings=True)))
+        self.addParameter(_advanced(QgsProcessingParameterString(
+            self.BANDS, self.tr("Keep only these bands (e.g. 1-50,60 or 400-1300nm; empty: all good bands)"),
+            optional=True)))
+        self.addParameter(_advanced(QgsProcessingParameterString(
+            self.DROP_BANDS, self.tr("Drop these bands too (e.g. 104-108 or 1340-1460nm)"), optional=True)))
 
     def add_device_and_seed(self, seed: bool) -> None:
         self.addParameter(_advanced(QgsProcessingParameterEnum(
@@ -218,6 +235,8 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(_advanced(QgsProcessingParameterNumber(
             self.SMOOTHING_RADIUS, self.tr("Edge-preserving smoothing radius in pixels (0 = off, -1 = the model's)"),
             QgsProcessingParameterNumber.Integer, defaultValue=-1, minValue=-1)))
+        self.addParameter(_advanced(QgsProcessingParameterBoolean(
+            self.COG, self.tr("Write Cloud-Optimized GeoTIFFs (with overviews)"), defaultValue=False)))
 
     # -- inputs as files -----------------------------------------------------------------------------------
 
@@ -284,16 +303,26 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
         member = self.parameterAsEnumString(parameters, self.SPECTRAL_MEMBER, context) or "auto"
         if member != "auto":
             args += ["--spectral-member", member]
+        reduction = self.parameterAsEnumString(parameters, self.REDUCTION, context) or "pca"
+        if reduction != "pca":
+            args += ["--reduction", reduction]
+        for name, option in ((self.BANDS, "--bands"), (self.DROP_BANDS, "--drop-bands")):
+            text = (self.parameterAsString(parameters, name, context) or "").strip()
+            if text:
+                args += [option, text]
         args += ["--seed", str(self.parameterAsInt(parameters, self.SEED, context))]
         colors = self._class_colors if self._class_colors is not None else self.class_colors(parameters, field, context)
         if colors:
             args += ["--class-colors", json.dumps(colors)]
         return args
 
-    def smoothing_arguments(self, parameters, context) -> list[str]:
-        """The smoothing radius for the engine when the user set one (else the model's own applies)."""
+    def map_arguments(self, parameters, context) -> list[str]:
+        """Map options: the smoothing radius when the user set one (else the model's own applies), COG output."""
         radius = self.parameterAsInt(parameters, self.SMOOTHING_RADIUS, context)
-        return ["--smoothing-radius", str(radius)] if radius >= 0 else []
+        args = ["--smoothing-radius", str(radius)] if radius >= 0 else []
+        if self.parameterAsBoolean(parameters, self.COG, context):
+            args.append("--cog")
+        return args
 
     def device_arguments(self, parameters, context) -> list[str]:
         return ["--device", self.parameterAsEnumString(parameters, self.DEVICE, context) or "auto"]

@@ -79,7 +79,7 @@ class ClassifyRasterAlgorithm(ContrastDMAlgorithm):
         args = ["--raster", self.raster_path(parameters, context), "--model", model, "--output", output]
         if confidence:
             args += ["--confidence", confidence]
-        args += self.smoothing_arguments(parameters, context) + self.device_arguments(parameters, context)
+        args += self.map_arguments(parameters, context) + self.device_arguments(parameters, context)
         self.run_engine(self.COMMAND, args, feedback, [output, confidence])
         self.check_written([output, confidence])
         styling.style_on_load(context, output, "class_map")
@@ -112,7 +112,7 @@ class TrainAndClassifyAlgorithm(ContrastDMAlgorithm):
         args = self.training_arguments(parameters, context, feedback)
         if parameters.get(self.TEST_VECTOR) not in (None, ""):
             args += ["--test-vector", self.vector_path(parameters, self.TEST_VECTOR, context, feedback)]
-        args += self.smoothing_arguments(parameters, context) + self.device_arguments(parameters, context)
+        args += self.map_arguments(parameters, context) + self.device_arguments(parameters, context)
         model = output_with_suffix(self.parameterAsFileOutput(parameters, self.OUTPUT_MODEL, context), ".safetensors")
         report = output_with_suffix(self.parameterAsFileOutput(parameters, self.OUTPUT_REPORT, context), ".html")
         output = geotiff_output(self.parameterAsOutputLayer(parameters, self.OUTPUT_RASTER, context), "class map")

@@ -514,107 +514,127 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="42"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="44"/>
         <source>Patch size in pixels, odd</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="43"/>
-        <source>PCA components</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="44"/>
-        <source>Contrastive pre-training epochs</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
         <location filename="../../contrastdm_qgis/algorithm_base.py" line="45"/>
-        <source>Diffusion training steps</source>
+        <source>Components kept by the spectral reduction</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <location filename="../../contrastdm_qgis/algorithm_base.py" line="46"/>
-        <source>Classifier fine-tuning epochs</source>
+        <source>Contrastive pre-training epochs</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <location filename="../../contrastdm_qgis/algorithm_base.py" line="47"/>
+        <source>Diffusion training steps</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="48"/>
+        <source>Classifier fine-tuning epochs</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="49"/>
         <source>Batch size</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="162"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="168"/>
         <source>Hyperspectral (multiband) raster</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="167"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="173"/>
         <source>Training polygons or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="171"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="177"/>
         <source>Validation polygons or points (used to pick the best epoch)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="175"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="181"/>
         <source>Test polygons or points (accuracy of the final map)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="180"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="186"/>
         <source>Class field of the validation layer (default: the class field)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="188"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="194"/>
         <source>Add synthetic features for scarce classes (diffusion model)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="191"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="197"/>
         <source>Refine features with the diffusion model when classifying (on with 'best')</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="194"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="200"/>
         <source>Spectral member: average a per-pixel spectral classifier into the probabilities (auto: when the training pixels form areas)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="209"/>
-        <source>Trained model</source>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="208"/>
+        <source>Spectral reduction (pca: principal components; mnf: minimum noise fraction)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <location filename="../../contrastdm_qgis/algorithm_base.py" line="211"/>
+        <source>Keep only these bands (e.g. 1-50,60 or 400-1300nm; empty: all good bands)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="214"/>
+        <source>Drop these bands too (e.g. 104-108 or 1340-1460nm)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="226"/>
+        <source>Trained model</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="228"/>
         <source>Accuracy report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="212"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="229"/>
         <source>Accuracy metrics (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="219"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="236"/>
         <source>Edge-preserving smoothing radius in pixels (0 = off, -1 = the model's)</source>
         <translation>Radius der kantenerhaltenden Glättung in Pixeln (0 = aus, -1 = wie im Modell)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="228"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="239"/>
+        <source>Write Cloud-Optimized GeoTIFFs (with overviews)</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="247"/>
         <source>The input raster could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="338"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="367"/>
         <source>The training layer could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="351"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="380"/>
         <source>The training layer has no features.</source>
         <translation type="unfinished"></translation>
     </message>

@@ -205,7 +205,8 @@ def test_outputs_must_be_geotiffs(plugin_scene, tmp_path):
 def test_smoothing_radius_is_passed_only_when_set(plugin_scene):
     context = QgsProcessingContext()
     classify, both = algorithm("classify_raster"), algorithm("train_and_classify")
-    assert classify.smoothing_arguments({}, context) == []  # -1: the model's own radius
-    assert classify.smoothing_arguments({"SMOOTHING_RADIUS": 0}, context) == ["--smoothing-radius", "0"]
-    assert both.smoothing_arguments({"SMOOTHING_RADIUS": 3}, context) == ["--smoothing-radius", "3"]
+    assert classify.map_arguments({}, context) == []  # -1: the model's own radius
+    assert classify.map_arguments({"SMOOTHING_RADIUS": 0}, context) == ["--smoothing-radius", "0"]
+    assert both.map_arguments({"SMOOTHING_RADIUS": 3}, context) == ["--smoothing-radius", "3"]
+    assert classify.map_arguments({"COG": True}, context) == ["--cog"]
     assert classify.parameterDefinition("SMOOTHING_RADIUS").defaultValue() == -1

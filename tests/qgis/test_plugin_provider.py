@@ -76,7 +76,8 @@ def test_classify_and_run_parameters():
     assert params["SMOOTHING_RADIUS"].defaultValue() == -1  # the model's own radius
     run_params, run_outputs = _params("contrastdm:train_and_classify")
     train_params, _ = _params("contrastdm:train_model")
-    assert set(train_params) | {"OUTPUT_RASTER", "OUTPUT_CONFIDENCE", "TEST_VECTOR", "SMOOTHING_RADIUS"} == set(run_params)
+    assert set(train_params) | {"OUTPUT_RASTER", "OUTPUT_CONFIDENCE", "TEST_VECTOR", "SMOOTHING_RADIUS",
+                                  "COG"} == set(run_params)
     assert set(run_outputs) == {"OUTPUT_MODEL", "OUTPUT_REPORT", "OUTPUT_RASTER", "OUTPUT_CONFIDENCE", "METRICS"}
 
 
