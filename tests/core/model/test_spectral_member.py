@@ -59,7 +59,9 @@ def test_the_member_learns_separable_spectra_and_gives_probabilities():
     assert probs.shape == (90, 3) and np.allclose(probs.sum(1), 1, atol=1e-5)
     assert (probs.argmax(1) == y).mean() > 0.95
     again, _ = fit_member(x, y, 3, seed=4, device=torch.device("cpu"), epochs=30)
-    assert np.array_equal(member_probabilities(again, x, torch.device("cpu")), probs)  # seeded
+    # seeded: the same computation gives the same bits; another batch size may move the last bit only
+    assert np.array_equal(member_probabilities(again, x, torch.device("cpu"), batch=16), probs)
+    np.testing.assert_allclose(member_probabilities(again, x, torch.device("cpu")), probs, rtol=0, atol=1e-6)
 
 
 def test_fusion_is_the_weighted_mean():
