@@ -30,6 +30,8 @@ INDIAN_PINES_ORIGIN = (499_000.0, 4_480_000.0)
 INDIAN_PINES_PIXEL = 20.0
 # The "corrected" scene drops bands 104-108, 150-163 and 220 (water absorption) of the 220-band scene.
 INDIAN_PINES_BANDS = tuple(b for b in range(1, 221) if not (104 <= b <= 108 or 150 <= b <= 163 or b == 220))
+# Approximate AVIRIS band centres of the 220-band scene: 400-2500 nm evenly spaced (about 9.6 nm apart).
+INDIAN_PINES_WAVELENGTHS = tuple(round(400.0 + i * 2100.0 / 219, 2) for i in range(220))
 _MAT_SHA256 = {
     "Indian_pines_corrected.mat": "ec2f8808710919d566f70f0d4aa885aae1ddfd42b734aba71c5e12ca65450939",
     "Indian_pines_gt.mat": "65c4687a8ab04f6da4789799bc3bc4f6e88bccac3ed6a2e6ae367e5e6b9e429c",
@@ -130,6 +132,26 @@ def load_indian_pines(source=None, feedback=None) -> tuple[np.ndarray, np.ndarra
     if cube.shape != (145, 145, 200) or gt.shape != (145, 145):
         raise InputError(f"unexpected Indian Pines shapes {cube.shape} and {gt.shape}")
     return cube.astype(np.uint16), gt.astype(np.uint8)
+
+
+def raw_indian_pines(cube: np.ndarray, seed: int = 0) -> tuple[np.ndarray, tuple[float, ...]]:
+    """The corrected cube with its 20 removed water-absorption bands put back, as a sensor delivers them:
+    ``(145, 145, 220)`` uint16 and the approximate band centres in nm.
+
+    In those bands the atmosphere absorbs nearly all light, so the signal is a few percent of the
+    neighbouring band's (above the sensor's dark level of about 1000 DN) and noise dominates.
+    """
+    rng = np.random.default_rng(seed)
+    height, width, _ = cube.shape
+    out = np.zeros((height, width, 220), dtype=np.float64)
+    kept = np.asarray(INDIAN_PINES_BANDS) - 1
+    out[:, :, kept] = cube
+    dark = 1000.0
+    for band in sorted(set(range(220)) - set(kept.tolist())):
+        nearest = kept[np.argmin(np.abs(kept - band))]
+        signal = dark + 0.04 * (out[:, :, nearest] - dark)
+        out[:, :, band] = signal + rng.normal(0.0, 40.0, size=(height, width))
+    return np.clip(np.rint(out), 0, 65535).astype(np.uint16), INDIAN_PINES_WAVELENGTHS
 
 
 def indian_pines_transform():

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..preprocess import fit_preprocessor
+from ..io.spectral import SpectralInfo
+from ..preprocess import SceneSample, fit_scene
 from ..spatial import guide_from_features
 
 # Standard .mat files of the other two usual scenes (Grupo de Inteligencia Computacional, UPV/EHU).
@@ -27,7 +28,7 @@ MAT_SCENES = {
     "pavia-university": ("PaviaU.mat", "paviaU", "PaviaU_gt.mat", "paviaU_gt", PAVIA_UNIVERSITY_CLASSES),
     "salinas": ("Salinas_corrected.mat", "salinas_corrected", "Salinas_gt.mat", "salinas_gt", SALINAS_CLASSES),
 }
-DATASETS = ("indian-pines", *MAT_SCENES)
+DATASETS = ("indian-pines", "indian-pines-raw", *MAT_SCENES)
 
 
 @dataclass
@@ -38,6 +39,7 @@ class Scene:
     cube: np.ndarray
     gt: np.ndarray
     class_names: tuple
+    wavelengths: tuple | None = None  # nm, when the scene carries them
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -73,6 +75,12 @@ def load_scene(name: str, data_dir=None) -> Scene:
 
         cube, gt = load_indian_pines(data_dir)
         return Scene(name, cube, gt, INDIAN_PINES_CLASSES)
+    if name == "indian-pines-raw":
+        from ..datasets import INDIAN_PINES_CLASSES, load_indian_pines, raw_indian_pines
+
+        cube, gt = load_indian_pines(data_dir)
+        raw, wavelengths = raw_indian_pines(cube)
+        return Scene(name, raw, gt, INDIAN_PINES_CLASSES, wavelengths)
     if name not in MAT_SCENES:
         raise InputError(f"unknown dataset '{name}'; use one of {', '.join(DATASETS)}")
     if not data_dir:
@@ -102,6 +110,7 @@ class Features:
     shape: tuple
     explained_variance: float
     guide: np.ndarray | None = None  # [3, H, W] leading components at unit variance (edge-preserving smoothing)
+    dropped_bands: list = field(default_factory=list)  # 0-based bands the engine's band selection left out
     _windows: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -122,17 +131,21 @@ class Features:
         return np.ascontiguousarray(self._windows[:, rows, cols].transpose(1, 0, 2, 3))
 
 
-def make_features(scene: Scene, patch_size: int, n_components: int = 30) -> Features:
-    """Standardisation and PCA fitted with :func:`contrastdm.preprocess.fit_preprocessor` on every pixel."""
+def make_features(scene: Scene, patch_size: int, n_components: int = 30, reduction: str = "pca") -> Features:
+    """The engine's own label-free preprocessing (:func:`contrastdm.preprocess.fit_scene`: bad bands, then
+    standardisation and the reduction) fitted on every pixel and its right-hand neighbour, as training does
+    on a scene of this size."""
     h, w, b = scene.cube.shape
-    pixels = scene.cube.reshape(-1, b).astype(np.float32)
-    standard = fit_preprocessor(pixels, None)
-    pca = fit_preprocessor(pixels, n_components)
-    spectra = standard.transform(pixels.T.reshape(b, h * w, 1))[:, :, 0].T  # [H*W, B]
-    cube = pca.transform(np.transpose(pixels.reshape(h, w, b), (2, 0, 1)))  # [K, H, W]
+    cube = scene.cube.astype(np.float32)
+    sample = SceneSample(cube[:, :-1].reshape(-1, b), cube[:, 1:].reshape(-1, b), np.ones(b))
+    pre, selection = fit_scene(sample, SpectralInfo(wavelengths=scene.wavelengths), n_components, reduction)
+    kept = selection.kept_indices()
+    data = np.transpose(cube[:, :, kept], (2, 0, 1))  # [B', H, W]
+    reduced, standard = pre.transform_with_bands(data)
+    spectra = standard.reshape(h * w, -1)
     r = patch_size // 2
-    padded = np.pad(cube, ((0, 0), (r, r), (r, r)), mode="reflect")
-    explained = float(pca.explained_variance.sum()) if pca.explained_variance is not None else 1.0
-    guide = guide_from_features(cube, pca.output_std())
+    padded = np.pad(reduced, ((0, 0), (r, r), (r, r)), mode="reflect")
+    explained = float(pre.explained_variance.sum()) if pre.explained_variance is not None and reduction == "pca" else 1.0
+    guide = guide_from_features(reduced, pre.output_std())
     return Features(np.ascontiguousarray(spectra), np.ascontiguousarray(padded), patch_size, (h, w), explained,
-                    np.ascontiguousarray(guide))
+                    np.ascontiguousarray(guide), dropped_bands=[int(i) for i in np.flatnonzero(~selection.keep)])
