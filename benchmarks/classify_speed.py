@@ -65,18 +65,20 @@ def mosaic(path: Path, size: int) -> None:
 
     cube, _ = load_indian_pines()
     bands = np.transpose(cube, (2, 0, 1))
-    reps = -(-size // 145)
+    cols = np.arange(size) % bands.shape[2]
     with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=200, dtype="uint16",
                        crs="EPSG:32616", transform=indian_pines_transform(), tiled=True, blockxsize=256,
                        blockysize=256, compress="deflate", predictor=2) as dst:
         for row in range(0, size, 256):
             h = min(256, size - row)
-            strip = np.tile(bands, (1, reps, reps))[:, row: row + h, :size]
+            rows = np.arange(row, row + h) % bands.shape[1]
+            strip = bands[:, rows][:, :, cols]
             dst.write(strip, window=((row, row + h), (0, size)))
 
 
 def child(code: str, *args) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(ROOT / "core"), "PROJ_DATA": "/usr/share/proj"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "core"),
+                                                                     os.environ.get("PYTHONPATH")]))}
     done = subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env)
     if done.returncode != 0:
         raise SystemExit(done.stderr)

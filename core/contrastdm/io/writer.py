@@ -100,15 +100,23 @@ def tile_windows(width: int, height: int, tile_size: int = 256) -> Iterator[Wind
 
 
 def _gdal():
-    from osgeo import gdal
-
+    """GDAL's own Python bindings when installed (Debian's python3-gdal, conda's gdal), else None: a
+    pip-only environment has rasterio without them, and the writer then uses its rasterio fallbacks."""
+    try:
+        from osgeo import gdal
+    except ImportError:
+        return None
     return gdal
 
 
 def _finish_class_map(path: str, classes: Sequence[ClassInfo]) -> None:
-    """Colour table and category names through GDAL: rasterio cannot write category names at all
-    (GTiff keeps them in the ``<path>.aux.xml`` PAM sidecar) nor colour tables beyond 256 entries."""
+    """Colour table and category names: rasterio cannot write category names at all (GTiff keeps them in
+    the ``<path>.aux.xml`` PAM sidecar), so through GDAL when its bindings are there, else the colour table
+    through rasterio and the sidecar written as GDAL writes it."""
     gdal = _gdal()
+    if gdal is None:
+        _finish_class_map_with_rasterio(path, classes)
+        return
     dataset = gdal.Open(path, gdal.GA_Update)
     if dataset is None:
         raise OSError(f"GDAL cannot reopen {path}")
@@ -128,8 +136,22 @@ def _finish_class_map(path: str, classes: Sequence[ClassInfo]) -> None:
         dataset = None
 
 
+def _finish_class_map_with_rasterio(path: str, classes: Sequence[ClassInfo]) -> None:
+    from xml.sax.saxutils import escape
+
+    colormap = {value: (0, 0, 0, 0) for value in range(max(c.id for c in classes) + 1)}
+    colormap.update({c.id: (*c.color, 255) for c in classes})
+    with rasterio.open(path, "r+") as dst:
+        dst.write_colormap(1, colormap)
+    categories = "".join(f"<Category>{escape(name)}</Category>" for name in category_names(classes))
+    _write_text(path + ".aux.xml", f'<PAMDataset>\n  <PAMRasterBand band="1">\n    <CategoryNames>{categories}'
+                                   f"</CategoryNames>\n  </PAMRasterBand>\n</PAMDataset>\n")
+
+
 def _read_category_names(path: str) -> list[str]:
     gdal = _gdal()
+    if gdal is None:
+        return _read_pam_category_names(path)
     dataset = None
     try:  # works whether or not some other code switched on gdal.UseExceptions()
         dataset = gdal.Open(path)
@@ -143,24 +165,39 @@ def _read_category_names(path: str) -> list[str]:
         dataset = None
 
 
+def _read_pam_category_names(path: str) -> list[str]:
+    import xml.etree.ElementTree as ElementTree
+
+    try:
+        root = ElementTree.parse(path + ".aux.xml").getroot()
+    except (OSError, ElementTree.ParseError):
+        return []
+    band = next((b for b in root.iter("PAMRasterBand") if b.get("band", "1") == "1"), None)
+    names = band.find("CategoryNames") if band is not None else None
+    return [c.text or "" for c in names.iter("Category")] if names is not None else []
+
+
 class _GdalErrors:
     """Collects GDAL failures raised in this thread: libtiff reports a full disk while flushing blocks
-    only through GDAL's error handler, and rasterio's close() does not raise them."""
+    only through GDAL's error handler, and rasterio's close() does not raise them. Without GDAL's
+    bindings there is no handler to install; rasterio then raises what its own calls report."""
 
     def __init__(self) -> None:
         self.failures: list[str] = []
+        self._gdal = _gdal()
 
     def __call__(self, level, number, message) -> None:
-        gdal = _gdal()
-        if level in (gdal.CE_Failure, gdal.CE_Fatal):
+        if level in (self._gdal.CE_Failure, self._gdal.CE_Fatal):
             self.failures.append(str(message))
 
     def __enter__(self) -> _GdalErrors:
-        _gdal().PushErrorHandler(self)
+        if self._gdal is not None:
+            self._gdal.PushErrorHandler(self)
         return self
 
     def __exit__(self, *exc) -> bool:
-        _gdal().PopErrorHandler()
+        if self._gdal is not None:
+            self._gdal.PopErrorHandler()
         return False
 
     def check(self) -> None:

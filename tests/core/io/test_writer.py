@@ -112,6 +112,29 @@ def test_round_trip(tmp_path):
     assert read_class_map_info(tmp_path / "map.tif") == CLASSES
 
 
+@pytest.mark.parametrize("cog", [False, True])
+def test_without_gdal_bindings_the_map_reads_the_same(tmp_path, monkeypatch, cog):
+    """A pip-only environment has rasterio but not osgeo: colour table and category names still reach GDAL."""
+    from contrastdm.io import writer as writer_module
+
+    data = _data()
+    _write(tmp_path, tile_windows(W, H, 32), data, cog=cog)
+    monkeypatch.setattr(writer_module, "_gdal", lambda: None)
+    (tmp_path / "bare").mkdir()
+    _write(tmp_path / "bare", tile_windows(W, H, 32), data, cog=cog)
+    assert sorted(os.listdir(tmp_path / "bare")) == ["conf.qml", "conf.tif", "map.qml", "map.tif",
+                                                     "map.tif.aux.xml", "probs.tif"]
+    assert _categories(tmp_path / "bare" / "map.tif") == _categories(tmp_path / "map.tif")
+    with rasterio.open(tmp_path / "bare" / "map.tif") as bare, rasterio.open(tmp_path / "map.tif") as full:
+        assert bare.colormap(1) == full.colormap(1)
+        np.testing.assert_array_equal(bare.read(), full.read())
+    assert gdal.Open(str(tmp_path / "bare" / "map.tif")).GetRasterBand(1).GetColorInterpretation() == \
+        gdal.GCI_PaletteIndex
+    assert writer_module._read_category_names(str(tmp_path / "bare" / "map.tif"))[:2] == ["unclassified",
+                                                                                         "Corn <no-till>"]
+    assert read_class_map_info(tmp_path / "bare" / "map.tif") == CLASSES
+
+
 def test_qml_sidecars_parse(tmp_path):
     _write(tmp_path, tile_windows(W, H, 32), _data())
     root = ET.parse(tmp_path / "map.qml").getroot()
