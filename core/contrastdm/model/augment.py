@@ -1,56 +1,65 @@
 """Hyperspectral augmentations for batches of patches ``[N, C, p, p]``.
 
-All randomness comes from an explicit CPU ``torch.Generator`` so training is reproducible on every
-device (random numbers are drawn on the CPU and moved to the batch's device).
+All randomness comes from an explicit ``torch.Generator``, drawn on the generator's device and moved to
+the batch's: a CPU generator makes training reproducible on every device, a CUDA one keeps GPU training
+free of host-side random numbers.
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+import numpy as np
 import torch
-import torch.nn.functional as F
 
 
 def _rand(generator: torch.Generator, *shape: int, device: torch.device) -> torch.Tensor:
-    return torch.rand(*shape, generator=generator).to(device)
+    return torch.rand(*shape, generator=generator, device=generator.device).to(device)
 
 
 def _randn(generator: torch.Generator, *shape: int, device: torch.device) -> torch.Tensor:
-    return torch.randn(*shape, generator=generator).to(device)
+    return torch.randn(*shape, generator=generator, device=generator.device).to(device)
 
 
-def random_dihedral(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """One of the 8 flips/90-degree rotations per patch (land cover has no preferred orientation)."""
-    choice = torch.randint(0, 8, (x.shape[0],), generator=generator)
-    out = x.clone()
+def _randint(generator: torch.Generator, high: int, *shape: int) -> torch.Tensor:
+    return torch.randint(0, high, shape, generator=generator, device=generator.device)
+
+
+@functools.lru_cache(maxsize=16)
+def _dihedral_shift_maps(p: int, max_shift: int) -> np.ndarray:
+    """``[8, (2s+1)**2, p*p]``: for dihedral transform c and shift offset (dy, dx), the flat source pixel of
+    every output pixel, built by applying the very flips, rotations and padding to a grid of indices."""
+    grid = torch.arange(p * p).reshape(p, p)
+    mode = "reflect" if max_shift < p else "edge"  # torch's "reflect" / "replicate"
+    span = 2 * max_shift + 1
+    maps = np.empty((8, span * span, p * p), dtype=np.int64)
     for c in range(8):
-        idx = (choice == c).nonzero(as_tuple=True)[0].to(x.device)
-        if idx.numel() == 0 or c == 0:
-            continue
-        part = x.index_select(0, idx)
-        if c >= 4:
-            part = part.flip(-1)
-        out[idx] = torch.rot90(part, c % 4, dims=(-2, -1))
-    return out
+        turned = torch.rot90(grid.flip(-1) if c >= 4 else grid, c % 4, dims=(-2, -1)).numpy()
+        padded = np.pad(turned, max_shift, mode=mode)
+        for dy in range(span):
+            for dx in range(span):
+                maps[c, dy * span + dx] = padded[dy:dy + p, dx:dx + p].reshape(-1)
+    return maps
 
 
-def random_shift(x: torch.Tensor, generator: torch.Generator, max_shift: int = 1, prob: float = 0.5) -> torch.Tensor:
-    """Shift patches by up to ``max_shift`` pixels (reflect-padded): small geo-registration jitter."""
-    if max_shift <= 0 or prob <= 0:
-        return x
-    n, _, p, _ = x.shape
-    padded = F.pad(x, (max_shift,) * 4, mode="reflect") if max_shift < p else F.pad(x, (max_shift,) * 4, mode="replicate")
-    offs = torch.randint(0, 2 * max_shift + 1, (n, 2), generator=generator)
-    keep = torch.rand(n, generator=generator) >= prob
-    offs[keep] = max_shift
-    out = torch.empty_like(x)
-    for dy in range(2 * max_shift + 1):
-        for dx in range(2 * max_shift + 1):
-            idx = ((offs[:, 0] == dy) & (offs[:, 1] == dx)).nonzero(as_tuple=True)[0].to(x.device)
-            if idx.numel():
-                out[idx] = padded.index_select(0, idx)[:, :, dy:dy + p, dx:dx + p]
-    return out
+def dihedral_and_shift(x: torch.Tensor, generator: torch.Generator, max_shift: int = 1,
+                       prob: float = 0.5) -> torch.Tensor:
+    """One of the 8 flips/90-degree rotations per patch (land cover has no preferred orientation), then a
+    shift by up to ``max_shift`` pixels with probability ``prob`` (reflect-padded: small geo-registration
+    jitter), as one gather: no per-transform loop and no device synchronisation."""
+    n, bands, p, _ = x.shape
+    choice = _randint(generator, 8, n)
+    shift = max_shift if max_shift > 0 and prob > 0 else 0
+    span = 2 * shift + 1
+    offset = torch.full((n,), shift * span + shift, dtype=torch.long, device=choice.device)
+    if shift:
+        offs = _randint(generator, span, n, 2)
+        moved = _rand(generator, n, device=choice.device) < prob
+        offset = torch.where(moved, offs[:, 0] * span + offs[:, 1], offset)
+    maps = torch.as_tensor(_dihedral_shift_maps(p, shift), device=x.device)
+    index = maps[choice.to(x.device), offset.to(x.device)]
+    return x.flatten(2).gather(2, index[:, None, :].expand(n, bands, p * p)).view(n, bands, p, p)
 
 
 def spectral_jitter(
@@ -86,7 +95,6 @@ class HyperspectralAugment:
     shift_prob: float = 0.3
 
     def __call__(self, x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        x = random_dihedral(x, generator)
-        x = random_shift(x, generator, self.shift, self.shift_prob)
+        x = dihedral_and_shift(x, generator, self.shift, self.shift_prob)
         x = spectral_jitter(x, generator, self.noise_std, self.scale_std, self.band_scale_std)
         return band_dropout(x, generator, self.band_drop)
