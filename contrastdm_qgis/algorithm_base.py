@@ -31,10 +31,16 @@ from qgis.PyQt.QtGui import QIcon
 
 from . import engine_runner, paths
 
+# The engine's choices (contrastdm/choices.py), copied: the plugin reaches the engine only through its CLI,
+# possibly in another interpreter, and never imports it. tests/qgis/test_plugin_choices.py keeps them equal.
 PRESETS = ["fast", "balanced", "best"]
+DEFAULT_PRESET = "balanced"
 SPECTRAL_MEMBER = ["auto", "on", "off"]
+DEFAULT_SPECTRAL_MEMBER = "auto"
 REDUCTIONS = ["pca", "mnf"]
-DEVICES = ["auto", "cpu", "cuda"]
+DEFAULT_REDUCTION = "pca"
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+DEFAULT_DEVICE = "auto"
 VECTOR_FORMATS = ["gpkg", "shp", "geojson", "json", "fgb"]
 MODEL_FILTER = "ContrastDM model (*.safetensors)"
 REPORT_FILTER = "HTML report (*.html)"
@@ -181,7 +187,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
                 self.TEST_VECTOR, self.tr("Test polygons or points (accuracy of the final map)"), vector_types,
                 optional=True))
         self.addParameter(QgsProcessingParameterEnum(
-            self.PRESET, self.tr("Preset"), options=PRESETS, defaultValue="balanced", usesStaticStrings=True))
+            self.PRESET, self.tr("Preset"), options=PRESETS, defaultValue=DEFAULT_PRESET, usesStaticStrings=True))
         self.addParameter(_advanced(QgsProcessingParameterField(
             self.VALIDATION_CLASS_FIELD, self.tr("Class field of the validation layer (default: the class field)"),
             parentLayerParameterName=self.VALIDATION_VECTOR, optional=True)))
@@ -199,14 +205,14 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(_advanced(QgsProcessingParameterEnum(
             self.SPECTRAL_MEMBER, self.tr("Spectral member: average a per-pixel spectral classifier into the "
                                           "probabilities (auto: when the training pixels form areas)"),
-            options=SPECTRAL_MEMBER, defaultValue="auto", usesStaticStrings=True)))
+            options=SPECTRAL_MEMBER, defaultValue=DEFAULT_SPECTRAL_MEMBER, usesStaticStrings=True)))
         self.add_band_options()
         self.add_device_and_seed(seed=True)
 
     def add_band_options(self) -> None:
         self.addParameter(_advanced(QgsProcessingParameterEnum(
             self.REDUCTION, self.tr("Spectral reduction (pca: principal components; mnf: minimum noise fraction)"),
-            options=REDUCTIONS, defaultValue="pca", usesStaticStrings=True)))
+            options=REDUCTIONS, defaultValue=DEFAULT_REDUCTION, usesStaticStrings=True)))
         self.addParameter(_advanced(QgsProcessingParameterString(
             self.BANDS, self.tr("Keep only these bands (e.g. 1-50,60 or 400-1300nm; empty: all good bands)"),
             optional=True)))
@@ -215,7 +221,8 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
 
     def add_device_and_seed(self, seed: bool) -> None:
         self.addParameter(_advanced(QgsProcessingParameterEnum(
-            self.DEVICE, self.tr("Compute device"), options=DEVICES, defaultValue="auto", usesStaticStrings=True)))
+            self.DEVICE, self.tr("Compute device"), options=DEVICES, defaultValue=DEFAULT_DEVICE,
+            usesStaticStrings=True)))
         if seed:
             self.addParameter(_advanced(QgsProcessingParameterNumber(
                 self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer, defaultValue=0,
@@ -290,7 +297,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             validation_field = self.class_field(parameters, self.VALIDATION_CLASS_FIELD, context)
             if validation_field:
                 args += ["--validation-class-field", validation_field]
-        args += ["--preset", self.parameterAsEnumString(parameters, self.PRESET, context) or "balanced"]
+        args += ["--preset", self.parameterAsEnumString(parameters, self.PRESET, context) or DEFAULT_PRESET]
         for name, option, _label in PRESET_NUMBERS:
             value = self.parameterAsInt(parameters, name, context)
             if value > 0:
@@ -300,11 +307,11 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             args.append("--no-synthetic")
         if self.parameterAsBoolean(parameters, self.REFINE, context):
             args.append("--refine")
-        member = self.parameterAsEnumString(parameters, self.SPECTRAL_MEMBER, context) or "auto"
-        if member != "auto":
+        member = self.parameterAsEnumString(parameters, self.SPECTRAL_MEMBER, context) or DEFAULT_SPECTRAL_MEMBER
+        if member != DEFAULT_SPECTRAL_MEMBER:
             args += ["--spectral-member", member]
-        reduction = self.parameterAsEnumString(parameters, self.REDUCTION, context) or "pca"
-        if reduction != "pca":
+        reduction = self.parameterAsEnumString(parameters, self.REDUCTION, context) or DEFAULT_REDUCTION
+        if reduction != DEFAULT_REDUCTION:
             args += ["--reduction", reduction]
         for name, option in ((self.BANDS, "--bands"), (self.DROP_BANDS, "--drop-bands")):
             text = (self.parameterAsString(parameters, name, context) or "").strip()
@@ -325,7 +332,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
         return args
 
     def device_arguments(self, parameters, context) -> list[str]:
-        return ["--device", self.parameterAsEnumString(parameters, self.DEVICE, context) or "auto"]
+        return ["--device", self.parameterAsEnumString(parameters, self.DEVICE, context) or DEFAULT_DEVICE]
 
     def class_colors(self, parameters, field, context) -> dict:
         """Colours of a categorized training layer, so the class map matches what the user sees."""

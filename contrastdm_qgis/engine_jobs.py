@@ -102,7 +102,7 @@ class EngineSetupRunner(QObject):
         self._cancelled = False
 
     def running(self) -> bool:
-        return self.process is not None and self.process.state() != QProcess.NotRunning
+        return self.process is not None and self.process.state() != QProcess.ProcessState.NotRunning
 
     def plan(self, variant: str, base_python: str | None = None, venv: Path | None = None) -> list[engine_setup.Step]:
         platform = engine_setup.current_platform()
@@ -154,7 +154,7 @@ class EngineSetupRunner(QObject):
         self._emit("$ " + (subprocess.list2cmdline(step.argv) if engine_setup.current_platform() == "windows"
                            else " ".join(_quote(a) for a in step.argv)))
         self.process = QProcess(self)
-        self.process.setProcessChannelMode(QProcess.MergedChannels)
+        self.process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         self.process.setProcessEnvironment(self._environment())
         self.process.readyReadStandardOutput.connect(self._read)
         self.process.finished.connect(self._done)
@@ -173,7 +173,7 @@ class EngineSetupRunner(QObject):
         self.output.emit(line)
 
     def _error(self, error) -> None:
-        if error == QProcess.FailedToStart:
+        if error == QProcess.ProcessError.FailedToStart:
             step = self.steps[self.index]
             self.finished.emit(False, tr("{step} failed: {program} could not be started.").format(
                 step=tr(step.title), program=step.argv[0]))

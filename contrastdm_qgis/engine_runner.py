@@ -21,7 +21,7 @@ from pathlib import Path
 
 from qgis.core import QgsProcessingException, QgsProcessingFeedback
 
-from . import paths, settings
+from . import engine_setup, paths, settings
 from .engine_protocol import EngineEventHandler
 
 ENGINE_MODULE = "contrastdm"
@@ -60,12 +60,6 @@ class EngineInterpreter:
 
     def describe(self) -> str:
         return f"{self.python} ({self.origin})" if self.origin else self.python
-
-
-def venv_python(venv: Path) -> Path:
-    if os.name == "nt":
-        return venv / "Scripts" / "python.exe"
-    return venv / "bin" / "python"
 
 
 def source_checkout(plugin_dir: Path) -> Path | None:
@@ -143,7 +137,7 @@ def find_interpreter(plugin_dir: Path | None = None, configured: str | None = No
         return EngineInterpreter(configured, pythonpath, "setting")
     root = source_checkout(plugin_dir)
     if root is not None:
-        python = venv_python(root / ".venv")
+        python = engine_setup.venv_python(root / ".venv", engine_setup.current_platform())
         if _is_executable(str(python)):
             return EngineInterpreter(str(python), pythonpath, "checkout")
     managed = _managed_python()
@@ -159,9 +153,7 @@ def find_interpreter(plugin_dir: Path | None = None, configured: str | None = No
 
 def _managed_python() -> str:
     try:
-        from .engine_setup import managed_python
-
-        return str(managed_python())
+        return str(engine_setup.managed_python())
     except Exception:  # no QgsApplication (plain unit tests)
         return ""
 

@@ -65,7 +65,7 @@ class EngineWidget(QWidget):
         self.status_label = QLabel()
         for label in (self.used_label, self.torch_label, self.device_label, self.status_label):
             label.setWordWrap(True)
-            label.setTextInteractionFlags(Qt.TextSelectableByMouse)
+            label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.check_button = QPushButton(tr("Check"))
         self.check_button.clicked.connect(self.check)
 
@@ -109,7 +109,7 @@ class EngineWidget(QWidget):
         self.step_label = QLabel()
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
-        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.FixedFont))
+        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
         self.log.setMaximumBlockCount(5000)
         self.log.setPlaceholderText(tr("pip's output appears here during the set-up."))
         setup_layout.addWidget(where)

@@ -9,22 +9,23 @@ Python API (each mirrors a CLI command and takes an optional feedback object, se
     contrastdm.run(raster, vector, class_field, model_path, output_path)
 """
 
-import os as _os
+from .bundle import load_model
+from .classify import ClassifyResult
+from .classify import classify as _classify
+from .evaluate import evaluate as _evaluate
+from .io.gdal_env import with_gdal_settings as _with_gdal_settings
+from .pipeline import RunResult
+from .pipeline import run as _run
+from .train import TrainResult
+from .train import train as _train
+from .version import __version__
 
-# pyproj in a virtual environment does not always find the system PROJ database.
-if not (_os.environ.get("PROJ_DATA") or _os.environ.get("PROJ_LIB")) and _os.path.exists("/usr/share/proj/proj.db"):
-    _os.environ["PROJ_DATA"] = "/usr/share/proj"
-# GDAL's block cache defaults to 5% of RAM and grows with the scene; tiles are read once, so a small cache keeps
-# peak memory bounded by the tile size. A user's own setting wins.
-_os.environ.setdefault("GDAL_CACHEMAX", "128")
-
-__version__ = "0.1.0"
-
-from .bundle import load_model  # noqa: E402
-from .classify import ClassifyResult, classify  # noqa: E402
-from .evaluate import evaluate  # noqa: E402
-from .pipeline import RunResult, run  # noqa: E402
-from .train import TrainResult, train  # noqa: E402
+# The API's entry points read and write rasters under the engine's GDAL settings (a bounded block cache),
+# scoped to the call: importing the package changes nothing in the process.
+train = _with_gdal_settings(_train)
+classify = _with_gdal_settings(_classify)
+evaluate = _with_gdal_settings(_evaluate)
+run = _with_gdal_settings(_run)
 
 __all__ = ["__version__", "train", "classify", "evaluate", "run", "load_model", "TrainResult", "ClassifyResult",
            "RunResult"]

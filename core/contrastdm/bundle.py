@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__
 from .errors import ModelFileError, OutputError
 from .io.atomic import atomic_outputs
 from .io.styles import color_to_hex
 from .io.writer import ClassInfo
 from .preprocess import Preprocessor
+from .version import __version__
 
 FORMAT = "contrastdm-model"
 FORMAT_VERSION = 1

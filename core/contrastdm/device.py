@@ -5,15 +5,15 @@ from __future__ import annotations
 import os
 import platform
 
+from .choices import DEVICES
 from .errors import DeviceError
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
 
-
-def resolve_device(name: str = "auto"):
+def resolve_device(name="auto"):
+    """A torch device from a name ("auto", "cpu", "cuda", "cuda:N", "mps") or a torch.device."""
     import torch
 
-    name = (name or "auto").lower()
+    name = str(name or "auto").lower()
     if name not in DEVICES and not name.startswith("cuda:"):
         raise DeviceError(f"unknown device '{name}'; use one of {', '.join(DEVICES)}")
     mps = getattr(torch.backends, "mps", None)
@@ -67,7 +67,7 @@ def environment() -> dict:
     """What the engine will run with; used by `contrastdm doctor` and the QGIS settings page."""
     import sys
 
-    from . import __version__
+    from .version import __version__
 
     report = {"engine": __version__, "python": sys.version.split()[0], "executable": sys.executable,
               "torch": None, "device": None, "device_name": None, "cuda_available": False, "problems": []}

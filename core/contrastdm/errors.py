@@ -23,7 +23,13 @@ class DeviceError(ContrastDMError):
     """A compute device that was asked for but is not available."""
 
 
+CANCELLED_MESSAGE = "cancelled by the user; no output was written"
+
+
 class Cancelled(ContrastDMError):
-    """The user cancelled the job; outputs were not written."""
+    """The user cancelled the job; outputs were not written. ``Cancelled()`` carries the standard message."""
 
     exit_code = 130
+
+    def __init__(self, message: str = CANCELLED_MESSAGE) -> None:
+        super().__init__(message)

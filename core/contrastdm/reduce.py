@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-REDUCTIONS = ("mnf", "pca")
+from .choices import REDUCTIONS  # noqa: F401 - re-exported: callers check a method name against it
 
 # Directions of the standardised bands whose variance is below this fraction of the largest carry nothing
 # but rounding (constant bands, exact duplicates, fewer pixels than bands): MNF works in the complement.

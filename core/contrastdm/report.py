@@ -21,10 +21,10 @@ from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
-from . import __version__
 from .io.atomic import atomic_outputs
 from .io.styles import color_to_hex
 from .io.writer import ClassInfo
+from .version import __version__
 
 PREVIEW_MAX_PIXELS = 900  # longest side of the map preview, in pixels of the map
 _MAX_ANNOTATED_CLASSES = 20

@@ -3,6 +3,8 @@
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -18,3 +20,15 @@ def test_every_row_of_the_error_table_names_an_existing_test():
         if not re.search(rf"^def {re.escape(name)}\(", source, re.M):
             missing.append(reference)
     assert missing == []
+
+
+def test_cancellation_has_one_message():
+    from contrastdm.errors import CANCELLED_MESSAGE, Cancelled
+    from contrastdm.feedback import RecordingFeedback, check_cancelled
+
+    feedback = RecordingFeedback()
+    feedback.cancel()
+    with pytest.raises(Cancelled) as raised:
+        check_cancelled(feedback)
+    assert str(raised.value) == CANCELLED_MESSAGE and raised.value.exit_code == 130
+    assert CANCELLED_MESSAGE in (ROOT / "docs" / "errors.md").read_text()

@@ -70,7 +70,7 @@ def versions() -> dict:
     import sklearn
     import torch
 
-    from .. import __version__
+    from ..version import __version__
 
     return {"contrastdm": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
             "scipy": scipy.__version__, "scikit-learn": sklearn.__version__, "torch": torch.__version__,

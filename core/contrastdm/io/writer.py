@@ -23,14 +23,14 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 import rasterio
 from rasterio.windows import Window
 
-from .. import __version__
 from ..errors import InputError
+from ..version import __version__
 from .atomic import atomic_outputs
 from .styles import class_map_qml, color_to_hex, confidence_qml, default_color, parse_color
 
@@ -90,13 +90,6 @@ def _check_classes(classes: Sequence[ClassInfo]) -> list[ClassInfo]:
     if min(ids) < 1 or max(ids) > 65535:
         raise ValueError("class ids must be in 1..65535 (0 means unclassified)")
     return classes
-
-
-def tile_windows(width: int, height: int, tile_size: int = 256) -> Iterator[Window]:
-    """Row-major windows of at most ``tile_size`` x ``tile_size`` covering a ``width`` x ``height`` grid."""
-    for row in range(0, height, tile_size):
-        for col in range(0, width, tile_size):
-            yield Window(col, row, min(tile_size, width - col), min(tile_size, height - row))
 
 
 def _gdal():
@@ -212,7 +205,7 @@ class ClassificationWriter:
 
         with ClassificationWriter("map.tif", width=w, height=h, crs=src.crs, transform=src.transform,
                                   classes=classes, confidence_path="conf.tif", inputs=[raster]) as out:
-            for window in tile_windows(w, h):
+            for window in iter_tiles(w, h, 256):  # contrastdm.io.raster
                 out.write(window, ids, confidence=conf)
 
     Pixels never written read as nodata. Output-path problems raise

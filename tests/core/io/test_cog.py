@@ -10,12 +10,12 @@ from rasterio.crs import CRS
 from rasterio.transform import from_origin
 
 from contrastdm.io.cog import cog_options, validate_cog, write_cog
+from contrastdm.io.raster import iter_tiles
 from contrastdm.io.writer import (
     CONFIDENCE_NODATA,
     ClassificationWriter,
     ClassInfo,
     read_class_map_info,
-    tile_windows,
 )
 
 H, W = 600, 1100  # above the 512-pixel block in both directions: GDAL builds overviews on its own
@@ -42,7 +42,7 @@ def _write(directory, data, height=H, width=W, **kwargs):
     with ClassificationWriter(paths["map"], width=width, height=height, crs=CRS_, transform=TRANSFORM,
                               classes=CLASSES, confidence_path=paths["conf"], probabilities_path=paths["probs"],
                               tile_size=256, tags={"RUN": "test"}, **kwargs) as writer:
-        for win in tile_windows(width, height, 256):
+        for win in iter_tiles(width, height, 256):
             r, c, h, w = int(win.row_off), int(win.col_off), int(win.height), int(win.width)
             writer.write(win, class_ids[r:r + h, c:c + w], confidence[r:r + h, c:c + w],
                          probabilities[:, r:r + h, c:c + w])

@@ -1,3 +1,4 @@
+import importlib
 import json
 import os
 import xml.etree.ElementTree as ET
@@ -11,6 +12,7 @@ from rasterio.transform import from_origin
 from rasterio.windows import Window
 
 from contrastdm.errors import Cancelled, OutputError
+from contrastdm.io.raster import iter_tiles
 from contrastdm.io.styles import (
     class_map_qml,
     color_to_hex,
@@ -23,7 +25,6 @@ from contrastdm.io.writer import (
     ClassificationWriter,
     ClassInfo,
     read_class_map_info,
-    tile_windows,
 )
 
 H, W = 45, 70
@@ -71,7 +72,7 @@ def _pixels(path):
 
 def test_round_trip(tmp_path):
     data = _data()
-    _write(tmp_path, tile_windows(W, H, 32), data)
+    _write(tmp_path, iter_tiles(W, H, 32), data)
     assert sorted(os.listdir(tmp_path)) == ["conf.qml", "conf.tif", "map.qml", "map.tif", "map.tif.aux.xml",
                                             "probs.tif"]
     class_ids, confidence, probabilities = data
@@ -118,10 +119,10 @@ def test_without_gdal_bindings_the_map_reads_the_same(tmp_path, monkeypatch, cog
     from contrastdm.io import writer as writer_module
 
     data = _data()
-    _write(tmp_path, tile_windows(W, H, 32), data, cog=cog)
+    _write(tmp_path, iter_tiles(W, H, 32), data, cog=cog)
     monkeypatch.setattr(writer_module, "_gdal", lambda: None)
     (tmp_path / "bare").mkdir()
-    _write(tmp_path / "bare", tile_windows(W, H, 32), data, cog=cog)
+    _write(tmp_path / "bare", iter_tiles(W, H, 32), data, cog=cog)
     assert sorted(os.listdir(tmp_path / "bare")) == ["conf.qml", "conf.tif", "map.qml", "map.tif",
                                                      "map.tif.aux.xml", "probs.tif"]
     assert _categories(tmp_path / "bare" / "map.tif") == _categories(tmp_path / "map.tif")
@@ -135,8 +136,14 @@ def test_without_gdal_bindings_the_map_reads_the_same(tmp_path, monkeypatch, cog
     assert read_class_map_info(tmp_path / "bare" / "map.tif") == CLASSES
 
 
+def test_classification_fills_confidence_with_the_writers_nodata():
+    # The package attribute `classify` is the API function; the module is what fills the confidence tiles.
+    module = importlib.import_module("contrastdm.classify")
+    assert getattr(module, "CONFIDENCE_NODATA", CONFIDENCE_NODATA) == CONFIDENCE_NODATA
+
+
 def test_qml_sidecars_parse(tmp_path):
-    _write(tmp_path, tile_windows(W, H, 32), _data())
+    _write(tmp_path, iter_tiles(W, H, 32), _data())
     root = ET.parse(tmp_path / "map.qml").getroot()
     renderer = root.find("pipe/rasterrenderer")
     assert renderer.get("type") == "paletted" and renderer.get("band") == "1"
@@ -153,7 +160,7 @@ def test_tile_order_and_size_do_not_change_content(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
     _write(tmp_path / "a", [Window(0, 0, W, H)], data)
-    windows = list(tile_windows(W, H, 20))  # not aligned with the 32-pixel blocks
+    windows = list(iter_tiles(W, H, 20))  # not aligned with the 32-pixel blocks
     np.random.default_rng(3).shuffle(windows)
     _write(tmp_path / "b", windows, data)
     for name in ("map.tif", "conf.tif", "probs.tif"):
@@ -196,7 +203,7 @@ def test_exception_leaves_no_output_and_keeps_old_files(tmp_path, error):
 def test_success_replaces_old_outputs(tmp_path):
     (tmp_path / "map.tif").write_bytes(b"old")
     (tmp_path / "map.tif.aux.xml").write_text("<PAMDataset>stale</PAMDataset>")
-    _write(tmp_path, tile_windows(W, H, 32), _data(), probabilities_path=None)
+    _write(tmp_path, iter_tiles(W, H, 32), _data(), probabilities_path=None)
     assert _categories(tmp_path / "map.tif")[1] == "Corn <no-till>"
     assert not any(name.startswith(".") for name in os.listdir(tmp_path))
 
