@@ -1,7 +1,8 @@
 """The toolbar dialog: pick a raster and training polygons, see the classes, run, get styled layers back.
 
 It fills the parameters of the toolbox's ``contrastdm:train_and_classify`` and runs that algorithm
-(dialog_run.RunController); the "Engine" tab is the same widget as the options page.
+(dialog_run.RunController); once a map exists, "Suggest where to label" runs ``contrastdm:suggest_training_sites``
+with its model. The "Engine" tab is the same widget as the options page.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 
-from qgis.core import Qgis, QgsMapLayerProxyModel
+from qgis.core import Qgis, QgsMapLayerProxyModel, QgsProject
 from qgis.gui import (
     QgsCollapsibleGroupBox,
     QgsFieldComboBox,
@@ -20,12 +21,14 @@ from qgis.gui import (
 from qgis.PyQt.QtCore import QSize, Qt, QTimer, QUrl
 from qgis.PyQt.QtGui import QDesktopServices, QIcon
 from qgis.PyQt.QtWidgets import (
+    QAbstractItemView,
     QButtonGroup,
     QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -43,13 +46,16 @@ from qgis.PyQt.QtWidgets import (
 )
 
 from . import paths
-from .algorithm_base import DEVICES, PRESET_NUMBERS
+from .algorithm_base import DEFAULT_DEVICE, DEFAULT_PRESET, DEVICES, PRESET_NUMBERS
 from .algorithm_base import ContrastDMAlgorithm as P
 from .class_preview import class_summary
 from .dialog_run import RunController, add_results_to_project, eta_text, format_duration
 from .i18n import N_, tr
 from .options_page import EngineWidget
 from .outputs import default_outputs, raster_file
+from .suggest_sites import ALGORITHM_ID as SITES_ALGORITHM_ID
+from .suggest_sites import SuggestSitesAlgorithm as S
+from .suggest_sites import add_sites_to_project, class_colors, sites_path
 
 PRESET_HELP = {
     "fast": N_("A first look in minutes: short training, small model."),
@@ -67,6 +73,12 @@ class ContrastDMDialog(QDialog):
         self.controller.progress.connect(self._on_progress)
         self.controller.stage.connect(self._on_stage)
         self.controller.finished.connect(self._on_finished)
+        self.sites_controller = RunController(self, SITES_ALGORITHM_ID)  # where to label next, after a map
+        self.sites_controller.progress.connect(self._on_progress)
+        self.sites_controller.stage.connect(self._on_stage)
+        self.sites_controller.finished.connect(self._on_finished)
+        self._active = self.controller
+        self._last_map: dict = {}
         self._defaults: dict[str, str] = {}
         self._run_name = ""
         self._tick = QTimer(self)
@@ -79,11 +91,16 @@ class ContrastDMDialog(QDialog):
         self.engine.probed.connect(self._on_probed)
         self.tabs.addTab(_scrollable(self.engine), tr("Engine"))
         self.message_bar = QgsMessageBar(self)
-        self.message_bar.setSizePolicy(QSizePolicy.Minimum, QSizePolicy.Fixed)
+        self.message_bar.setSizePolicy(QSizePolicy.Policy.Minimum, QSizePolicy.Policy.Fixed)
         self.buttons = QDialogButtonBox()
-        self.run_button = self.buttons.addButton(tr("Run"), QDialogButtonBox.AcceptRole)
-        self.cancel_button = self.buttons.addButton(tr("Cancel"), QDialogButtonBox.RejectRole)
-        self.close_button = self.buttons.addButton(QDialogButtonBox.Close)
+        self.run_button = self.buttons.addButton(tr("Run"), QDialogButtonBox.ButtonRole.AcceptRole)
+        self.cancel_button = self.buttons.addButton(tr("Cancel"), QDialogButtonBox.ButtonRole.RejectRole)
+        self.close_button = self.buttons.addButton(QDialogButtonBox.StandardButton.Close)
+        self.suggest_button = self.buttons.addButton(tr("Suggest where to label"),
+                                                     QDialogButtonBox.ButtonRole.ActionRole)
+        self.suggest_button.setToolTip(tr("Points where the last map's model is least sure, to label next"))
+        self.suggest_button.setEnabled(False)
+        self.suggest_button.clicked.connect(self.suggest_sites)
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.close)
@@ -117,9 +134,9 @@ class ContrastDMDialog(QDialog):
         self.field_combo = QgsFieldComboBox()
         self.preview = QTableWidget(0, 3)
         self.preview.setHorizontalHeaderLabels([tr("Class"), tr("Features"), tr("Pixels (approx.)")])
-        self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.Stretch)
+        self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.preview.verticalHeader().setVisible(False)
-        self.preview.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.preview.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.preview.setMaximumHeight(190)
         self.preview_note = QLabel()
         self.preview_note.setWordWrap(True)
@@ -144,7 +161,7 @@ class ContrastDMDialog(QDialog):
             self.preset_group.addButton(button)
             self.preset_buttons[key] = button
             presets.addWidget(button)
-        self.preset_buttons["balanced"].setChecked(True)
+        self.preset_buttons[DEFAULT_PRESET].setChecked(True)
         form.addRow(tr("Preset"), presets)
 
         self.output_widgets = {}
@@ -191,14 +208,18 @@ class ContrastDMDialog(QDialog):
         advanced.addRow(self.refine_check)
         self.device_combo = QComboBox()
         for device in DEVICES:
-            self.device_combo.addItem(tr("automatic") if device == "auto" else device.upper(), device)
+            self.device_combo.addItem(tr("automatic") if device == DEFAULT_DEVICE else device.upper(), device)
         advanced.addRow(tr("Compute device"), self.device_combo)
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
         advanced.addRow(tr("Random seed"), self.seed_spin)
+        self.sites_spin = QSpinBox()
+        self.sites_spin.setRange(1, 10000)
+        self.sites_spin.setValue(20)
+        advanced.addRow(tr("Sites to suggest where to label"), self.sites_spin)
 
         self.device_label = QLabel(tr("Device: checking..."))
-        self.device_label.setTextInteractionFlags(Qt.TextBrowserInteraction)
+        self.device_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextBrowserInteraction)
         self.device_label.linkActivated.connect(lambda _link: self.tabs.setCurrentIndex(1))
         layout = QVBoxLayout(page)
         layout.addLayout(form)
@@ -265,7 +286,7 @@ class ContrastDMDialog(QDialog):
             for column, text in enumerate((count.label, str(count.features), pixels)):
                 item = QTableWidgetItem(text)
                 if column:
-                    item.setTextAlignment(Qt.AlignRight | Qt.AlignVCenter)
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
                 self.preview.setItem(row, column, item)
         notes = []
         raster = self.raster_combo.currentLayer()
@@ -313,7 +334,7 @@ class ContrastDMDialog(QDialog):
     # -- running -------------------------------------------------------------------------------------------
 
     def run(self) -> bool:
-        if self.controller.running():
+        if self.controller.running() or self.sites_controller.running():
             return False
         parameters = self.parameters()
         ok, message = self.controller.check(parameters)
@@ -323,17 +344,37 @@ class ContrastDMDialog(QDialog):
         raster = self.raster_combo.currentLayer()
         self._run_name = tr("{raster} · ContrastDM {preset} ({time})").format(
             raster=raster.name(), preset=self.preset(), time=datetime.now().strftime("%H:%M"))
+        self._run_raster = raster_file(raster)
+        self._active = self.controller
         self._set_running(True)
         self.stage_label.setText(tr("Starting the engine..."))
         self.controller.start(parameters, self._run_name)
         return True
 
+    def suggest_sites(self) -> bool:
+        """Points where the last map's model is least sure, added next to that map."""
+        last = self._last_map
+        if not last or self.controller.running() or self.sites_controller.running():
+            return False
+        parameters = {S.INPUT_RASTER: last["raster"], S.MODEL: last["model"], S.COUNT: self.sites_spin.value(),
+                      S.DEVICE: self.device_combo.currentData(), S.OUTPUT_SITES: sites_path(last["map"])}
+        ok, message = self.sites_controller.check(parameters)
+        if not ok:
+            self.show_message(tr("Cannot run"), message, Qgis.Warning)
+            return False
+        self._active = self.sites_controller
+        self._set_running(True)
+        self.stage_label.setText(tr("Starting the engine..."))
+        self.sites_controller.start(parameters, tr("{name}: where to label next").format(name=last["group"]))
+        return True
+
     def cancel(self) -> None:
-        self.controller.cancel()
+        self._active.cancel()
         self.cancel_button.setEnabled(False)
 
     def _set_running(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
+        self.suggest_button.setEnabled(not running and bool(self._last_map))
         self.cancel_button.setEnabled(running)
         self.main_page.setEnabled(not running)
         self.progress_bar.setValue(0 if running else self.progress_bar.value())
@@ -350,24 +391,43 @@ class ContrastDMDialog(QDialog):
         self.stage_label.setText(text)
 
     def _update_eta(self) -> None:
-        self.eta_label.setText(eta_text(self.controller.elapsed(), self.controller.percent))
+        self.eta_label.setText(eta_text(self._active.elapsed(), self._active.percent))
 
     def _on_finished(self, success: bool, results: dict, error: str) -> None:
         self._set_running(False)
         self.last_results = results
         if success:
             self.progress_bar.setValue(100)
-            self.stage_label.setText(tr("Done in {}").format(format_duration(self.controller.elapsed())))
+            self.stage_label.setText(tr("Done in {}").format(format_duration(self._active.elapsed())))
             self.eta_label.clear()
+            if self._active is self.sites_controller:
+                self._add_sites(results)
+                return
             self.group, self.layers = add_results_to_project(results, self._run_name)
+            self._remember_map(results)
             self._report_success(results)
-        elif self.controller.cancelled:
+        elif self._active.cancelled:
             self.stage_label.setText(tr("Cancelled"))
             self.show_message(tr("ContrastDM"), tr("Cancelled: the engine was stopped and no output was written."),
                               Qgis.Info)
         else:
             self.stage_label.setText(tr("Failed"))
             self.show_message(tr("ContrastDM failed"), error or tr("See the log for details."), Qgis.Critical)
+
+    def _remember_map(self, results: dict) -> None:
+        """What "Suggest where to label" needs of this run: its raster, model, map and group."""
+        self._last_map = {"raster": self._run_raster, "model": results.get(P.OUTPUT_MODEL),
+                          "map": results.get(P.OUTPUT_RASTER), "group": self._run_name,
+                          "layer": self.layers[0].id() if self.layers else ""}
+        self.suggest_button.setEnabled(bool(self._last_map["model"] and self._last_map["map"]))
+
+    def _add_sites(self, results: dict) -> None:
+        class_map = QgsProject.instance().mapLayer(self._last_map.get("layer", ""))
+        self.sites_layer = add_sites_to_project(results.get(S.OUTPUT_SITES), self._last_map["group"],
+                                                class_colors(class_map))
+        self.show_message(tr("ContrastDM"), tr("{n} sites where the model is least sure were added next to the map: "
+                                               "label them, then run again.").format(n=int(results.get(S.SITES) or 0)),
+                          Qgis.Success)
 
     def _report_success(self, results: dict) -> None:
         text = tr("{name}: class map added to the project.").format(name=self._run_name)
@@ -400,7 +460,7 @@ def _scrollable(widget: QWidget) -> QScrollArea:
     area = QScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.NoFrame)
+    area.setFrameShape(QFrame.Shape.NoFrame)
     return area
 
 

@@ -88,8 +88,9 @@ class RunController(QObject):
     log = pyqtSignal(str, str)
     finished = pyqtSignal(bool, dict, str)  # success, results, error message ("" when cancelled)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, parent=None, algorithm_id: str = ALGORITHM_ID) -> None:
         super().__init__(parent)
+        self.algorithm_id = algorithm_id
         self.task: QgsProcessingAlgRunnerTask | None = None
         self.feedback: DialogFeedback | None = None
         self.context: QgsProcessingContext | None = None
@@ -102,7 +103,7 @@ class RunController(QObject):
 
     def check(self, parameters: dict) -> tuple[bool, str]:
         """The toolbox's own checks on the parameters (raster is a file, class field exists, two classes...)."""
-        algorithm = QgsApplication.processingRegistry().createAlgorithmById(ALGORITHM_ID)
+        algorithm = QgsApplication.processingRegistry().createAlgorithmById(self.algorithm_id)
         if algorithm is None:
             return False, tr("The ContrastDM Processing provider is not loaded.")
         context = self._context()
@@ -117,7 +118,7 @@ class RunController(QObject):
     def start(self, parameters: dict, description: str) -> bool:
         if self.task is not None:
             return False
-        algorithm = QgsApplication.processingRegistry().algorithmById(ALGORITHM_ID)
+        algorithm = QgsApplication.processingRegistry().algorithmById(self.algorithm_id)
         self.context = self._context()
         self.feedback = DialogFeedback()
         self.feedback.progressChanged.connect(self._on_progress)

@@ -12,7 +12,7 @@ import time
 from qgis.core import QgsProcessingFeedback
 
 STAGE_ORDER = ["read", "preprocess", "contrastive", "finetune", "diffusion", "spectral", "save", "classify",
-               "evaluate"]
+               "evaluate", "suggest"]
 STAGE_LABELS = {
     "read": "Reading the data",
     "preprocess": "Preprocessing",
@@ -23,6 +23,7 @@ STAGE_LABELS = {
     "save": "Saving",
     "classify": "Classifying the raster",
     "evaluate": "Evaluating accuracy",
+    "suggest": "Choosing where to label",
 }
 # Relative share of each stage in a command's run time (stages a command skips just add nothing).
 STAGE_WEIGHTS = {
@@ -31,6 +32,7 @@ STAGE_WEIGHTS = {
     "classify": {"read": 5, "preprocess": 5, "save": 2, "classify": 88},
     "run": {"read": 3, "preprocess": 4, "contrastive": 29, "diffusion": 16, "finetune": 20, "spectral": 3,
             "save": 2, "classify": 18, "evaluate": 5},
+    "suggest": {"classify": 80, "suggest": 20},
 }
 
 

@@ -7,6 +7,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from . import paths, settings
 from .algorithms import ALGORITHMS
+from .suggest_sites import SuggestSitesAlgorithm
 
 
 class ContrastDMProvider(QgsProcessingProvider):
@@ -37,10 +38,10 @@ class ContrastDMProvider(QgsProcessingProvider):
         settings.unregister_processing_settings()
 
     def loadAlgorithms(self) -> None:  # noqa: N802
-        for algorithm in ALGORITHMS:
+        for algorithm in [*ALGORITHMS, SuggestSitesAlgorithm]:
             self.addAlgorithm(algorithm())
 
-    # The engine writes GeoTIFF files only: no memory outputs, no other raster formats.
+    # The engine writes GeoTIFF and GeoPackage files only: no memory outputs, no other formats.
     def supportsNonFileBasedOutput(self) -> bool:  # noqa: N802
         return False
 
@@ -49,3 +50,9 @@ class ContrastDMProvider(QgsProcessingProvider):
 
     def defaultRasterFileExtension(self) -> str:  # noqa: N802
         return "tif"
+
+    def supportedOutputVectorLayerExtensions(self) -> list[str]:  # noqa: N802
+        return ["gpkg"]
+
+    def defaultVectorFileExtension(self, hasGeometry: bool = True) -> str:  # noqa: N802, N803
+        return "gpkg"

@@ -4,267 +4,292 @@
 <context>
     <name>ContrastDM</name>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="55"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="60"/>
         <source>A first look in minutes: short training, small model.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="56"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="61"/>
         <source>Good maps for most work.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="57"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="62"/>
         <source>Final maps: longest training, features refined by the diffusion model.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="63"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="68"/>
         <source>ContrastDM: train and classify</source>
         <translation>ContrastDM: trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="77"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="88"/>
         <source>Train and classify</source>
         <translation>Trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="80"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="91"/>
         <source>Engine</source>
         <translation>Engine</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="84"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="95"/>
         <source>Run</source>
         <translation>Starten</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="85"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="96"/>
         <source>Cancel</source>
         <translation>Abbrechen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="119"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="98"/>
+        <source>Suggest where to label</source>
+        <translation>Wo als Nächstes labeln?</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="100"/>
+        <source>Points where the last map's model is least sure, to label next</source>
+        <translation>Punkte, an denen das Modell der letzten Karte am unsichersten ist: dort als Nächstes labeln</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="135"/>
         <source>Class</source>
         <translation>Klasse</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="119"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="135"/>
         <source>Features</source>
         <translation>Objekte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="119"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="135"/>
         <source>Pixels (approx.)</source>
         <translation>Pixel (ca.)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="130"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="146"/>
         <source>Raster</source>
         <translation>Raster</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="132"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="148"/>
         <source>Training layer</source>
         <translation>Trainingslayer</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="133"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="149"/>
         <source>Class field</source>
         <translation>Klassenfeld</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="136"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="152"/>
         <source>Validation layer (optional)</source>
         <translation>Validierungslayer (optional)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="141"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="157"/>
         <source>Fast</source>
         <translation>Schnell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="141"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="157"/>
         <source>Balanced</source>
         <translation>Ausgewogen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="141"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="157"/>
         <source>Best</source>
         <translation>Beste</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="148"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="164"/>
         <source>Preset</source>
         <translation>Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="152"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
         <source>Class map</source>
         <translation>Klassenkarte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="153"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="169"/>
         <source>Confidence</source>
         <translation>Konfidenz</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="154"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="170"/>
         <source>Model</source>
         <translation>Modell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="155"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="171"/>
         <source>Report</source>
         <translation>Bericht</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="169"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="185"/>
         <source>Advanced</source>
         <translation>Erweitert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="174"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="190"/>
         <source>Validation class field (empty: the class field)</source>
         <translation>Klassenfeld der Validierung (leer: das Klassenfeld)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="179"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="195"/>
         <source>Test layer (accuracy of the map)</source>
         <translation>Testlayer (Genauigkeit der Karte)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="184"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="200"/>
         <source>preset default</source>
         <translation>Standard der Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="187"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="203"/>
         <source>Add synthetic features for scarce classes</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="189"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="205"/>
         <source>Refine features with the diffusion model (slower)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="194"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="210"/>
         <source>automatic</source>
         <translation>automatisch</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="195"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="211"/>
         <source>Compute device</source>
         <translation>Rechengerät</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="198"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="214"/>
         <source>Random seed</source>
         <translation>Zufallsstartwert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="200"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="218"/>
+        <source>Sites to suggest where to label</source>
+        <translation>Vorgeschlagene Stellen zum Labeln</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="220"/>
         <source>Device: checking...</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="229"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="249"/>
         <source>Add a multiband raster (GeoTIFF, ENVI...) to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="233"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="253"/>
         <source>{w} × {h} pixels, {b} bands, {crs}; classified tile by tile (~{mb:.0f} MB as float)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="234"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="254"/>
         <source>no CRS</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="236"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="256"/>
         <source>Not a file: save it as a GeoTIFF first.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="273"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="293"/>
         <source>The training layer ({a}) is reprojected to the raster's CRS ({b}).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="280"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="300"/>
         <source>(counted on the first features only)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="321"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="341"/>
         <source>Cannot run</source>
         <translation>Start nicht möglich</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="324"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="344"/>
         <source>{raster} · ContrastDM {preset} ({time})</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="327"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="349"/>
         <source>Starting the engine...</source>
         <translation>Engine wird gestartet...</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="360"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="367"/>
+        <source>{name}: where to label next</source>
+        <translation>{name}: wo als Nächstes labeln</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="400"/>
         <source>Done in {}</source>
         <translation>Fertig nach {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="365"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="409"/>
         <source>Cancelled</source>
         <translation>Abgebrochen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="366"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="410"/>
         <source>Cancelled: the engine was stopped and no output was written.</source>
         <translation>Abgebrochen: die Engine wurde angehalten, es wurde nichts geschrieben.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="369"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="413"/>
         <source>Failed</source>
         <translation>Fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="370"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="414"/>
         <source>ContrastDM failed</source>
         <translation>ContrastDM fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="370"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="414"/>
         <source>See the log for details.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="373"/>
-        <source>{name}: class map added to the project.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="377"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="427"/>
         <source>ContrastDM</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="379"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="427"/>
+        <source>{n} sites where the model is least sure were added next to the map: label them, then run again.</source>
+        <translation>{n} Stellen, an denen das Modell am unsichersten ist, wurden neben der Karte hinzugefügt: labeln Sie sie und starten Sie erneut.</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="432"/>
+        <source>{name}: class map added to the project.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="438"/>
         <source>Open report</source>
         <translation>Bericht öffnen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="395"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="454"/>
         <source>Device: {}</source>
         <translation>Gerät: {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="396"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="455"/>
         <source>Engine settings</source>
         <translation>Engine-Einstellungen</translation>
     </message>
@@ -279,12 +304,12 @@
         <translation>noch etwa {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog_run.py" line="107"/>
+        <location filename="../../contrastdm_qgis/dialog_run.py" line="108"/>
         <source>The ContrastDM Processing provider is not loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog_run.py" line="140"/>
+        <location filename="../../contrastdm_qgis/dialog_run.py" line="141"/>
         <source>Cancelling: stopping the engine...</source>
         <translation type="unfinished"></translation>
     </message>
@@ -474,17 +499,17 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/plugin.py" line="39"/>
+        <location filename="../../contrastdm_qgis/plugin.py" line="43"/>
         <source>ContrastDM: train and classify...</source>
         <translation>ContrastDM: trainieren und klassifizieren...</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/plugin.py" line="41"/>
+        <location filename="../../contrastdm_qgis/plugin.py" line="45"/>
         <source>Classify a hyperspectral raster from training polygons (ContrastDM)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/plugin.py" line="43"/>
+        <location filename="../../contrastdm_qgis/plugin.py" line="47"/>
         <source>Engine settings...</source>
         <translation>Engine-Einstellungen...</translation>
     </message>
@@ -514,127 +539,127 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="44"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="50"/>
         <source>Patch size in pixels, odd</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="45"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="51"/>
         <source>Components kept by the spectral reduction</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="46"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="52"/>
         <source>Contrastive pre-training epochs</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="47"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="53"/>
         <source>Diffusion training steps</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="48"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="54"/>
         <source>Classifier fine-tuning epochs</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="49"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="55"/>
         <source>Batch size</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="168"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="174"/>
         <source>Hyperspectral (multiband) raster</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="173"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="179"/>
         <source>Training polygons or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="177"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="183"/>
         <source>Validation polygons or points (used to pick the best epoch)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="181"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="187"/>
         <source>Test polygons or points (accuracy of the final map)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="186"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="192"/>
         <source>Class field of the validation layer (default: the class field)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="194"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="200"/>
         <source>Add synthetic features for scarce classes (diffusion model)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="197"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="203"/>
         <source>Refine features with the diffusion model when classifying (on with 'best')</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="200"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="206"/>
         <source>Spectral member: average a per-pixel spectral classifier into the probabilities (auto: when the training pixels form areas)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="208"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="214"/>
         <source>Spectral reduction (pca: principal components; mnf: minimum noise fraction)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="211"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="217"/>
         <source>Keep only these bands (e.g. 1-50,60 or 400-1300nm; empty: all good bands)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="214"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="220"/>
         <source>Drop these bands too (e.g. 104-108 or 1340-1460nm)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="226"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="233"/>
         <source>Trained model</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="228"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="235"/>
         <source>Accuracy report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="229"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="236"/>
         <source>Accuracy metrics (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="236"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="243"/>
         <source>Edge-preserving smoothing radius in pixels (0 = off, -1 = the model's)</source>
         <translation>Radius der kantenerhaltenden Glättung in Pixeln (0 = aus, -1 = wie im Modell)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="239"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="246"/>
         <source>Write Cloud-Optimized GeoTIFFs (with overviews)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="247"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="254"/>
         <source>The input raster could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="367"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="374"/>
         <source>The training layer could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="380"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="387"/>
         <source>The training layer has no features.</source>
         <translation type="unfinished"></translation>
     </message>
@@ -642,6 +667,31 @@
         <location filename="../../contrastdm_qgis/algorithms.py" line="64"/>
         <source>ContrastDM model</source>
         <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/suggest_sites.py" line="64"/>
+        <source>Number of sites</source>
+        <translation>Anzahl der Stellen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/suggest_sites.py" line="67"/>
+        <source>Least distance between sites in pixels (-1 = the larger of 10 and the model's patch size)</source>
+        <translation>Mindestabstand zwischen Stellen in Pixeln (-1 = der größere Wert aus 10 und der Patchgröße des Modells)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/suggest_sites.py" line="75"/>
+        <source>Suggested sites</source>
+        <translation>Vorgeschlagene Stellen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/suggest_sites.py" line="76"/>
+        <source>Number of sites written</source>
+        <translation>Anzahl geschriebener Stellen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/suggest_sites.py" line="175"/>
+        <source>Where to label next</source>
+        <translation>Wo als Nächstes labeln</translation>
     </message>
 </context>
 </TS>

@@ -6,10 +6,11 @@ from pathlib import Path
 from qgis.core import QgsApplication, QgsProcessingAlgorithm, QgsProcessingParameterDefinition
 
 REPO = Path(__file__).resolve().parents[2]
-IDS = ["contrastdm:classify_raster", "contrastdm:train_and_classify", "contrastdm:train_model"]
+IDS = ["contrastdm:classify_raster", "contrastdm:suggest_training_sites", "contrastdm:train_and_classify",
+       "contrastdm:train_model"]
 
 
-def test_provider_lists_three_algorithms(provider):
+def test_provider_lists_four_algorithms(provider):
     assert provider.id() == "contrastdm"
     assert provider.name() == "ContrastDM"
     assert not provider.icon().isNull()
@@ -36,6 +37,7 @@ def test_algorithms_have_help_groups_and_flags(provider):
         "train_model": ("training", "Model training"),
         "classify_raster": ("classification", "Classification"),
         "train_and_classify": ("classification", "Classification"),
+        "suggest_training_sites": ("training", "Model training"),
     }
 
 
@@ -51,7 +53,7 @@ def test_train_model_parameters():
     assert params["CLASS_FIELD"].parentLayerParameterName() == "TRAINING_VECTOR"
     assert params["VALIDATION_VECTOR"].flags() & QgsProcessingParameterDefinition.FlagOptional
     assert params["PRESET"].options() == ["fast", "balanced", "best"]
-    assert params["DEVICE"].options() == ["auto", "cpu", "cuda"]
+    assert params["DEVICE"].options() == ["auto", "cpu", "cuda", "mps"]
     for name in ("PATCH_SIZE", "PCA_COMPONENTS", "CONTRASTIVE_EPOCHS", "DIFFUSION_STEPS", "FINETUNE_EPOCHS",
                  "BATCH_SIZE"):
         assert params[name].defaultValue() == 0, name  # 0 = the preset decides
