@@ -11,7 +11,7 @@ export PROJ_DATA := /usr/share/proj
 export QT_QPA_PLATFORM := offscreen
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: setup demo test test-fast lint bench bench-heldout bench-quick bench-speed screenshots translations zip deploy clean
+.PHONY: setup demo test test-fast lint bench bench-heldout bench-quick bench-speed gpu-check screenshots translations zip deploy clean
 
 setup: $(VENV)/.installed
 
@@ -56,6 +56,11 @@ bench-heldout: setup
 bench-speed: setup
 	test -f $(DEMO_DIR)/indian_pines_model.safetensors || $(MAKE) demo
 	$(PY) benchmarks/classify_speed.py --model $(DEMO_DIR)/indian_pines_model.safetensors --sizes 512 1024
+
+# On a machine with CUDA: the demo on the GPU, a 1-process torchrun run and classification speed, each
+# timed, with the GPU model, into benchmarks/gpu/gpu_check.{json,md}.
+gpu-check: setup
+	$(PY) benchmarks/gpu_check.py --output-dir benchmarks/gpu
 
 bench-quick: setup
 	$(PY) -m contrastdm bench --quick --output-dir benchmarks/results-quick

@@ -27,6 +27,16 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"demo_train_seconds": ("<", 30.0), "classify_pixels_per_second": (">=", 1_000_000)}
 
 
+class StepLog(list):
+    """The steps so far; each new one rewrites the figures file, so a run stopped by a time limit keeps them."""
+
+    save = staticmethod(lambda: None)
+
+    def append(self, entry) -> None:
+        super().append(entry)
+        self.save()
+
+
 def step(name: str, command: list, limit: float, log: list) -> dict:
     command = [str(part) for part in command]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "core"),
@@ -61,16 +71,16 @@ def engine(*args) -> list[str]:
     return [sys.executable, "-m", "contrastdm", *map(str, args)]
 
 
-def demo(work: Path, device: str, preset: str, log: list) -> dict:
-    data, figures = work / "data", {}
+def demo(work: Path, device: str, preset: str, log: list, figures: dict) -> None:
+    data = work / "data"
     training = ["--raster", data / "indian_pines.tif", "--vector", data / "training.gpkg", "--class-field",
                 "class_name", "--preset", preset, "--device", device]
     if step("dataset", engine("dataset", "indian-pines", "--output-dir", data), 300, log)["rc"] != 0:
-        return figures
+        return
     trained = step("demo_train", engine("train", *training, "--model", work / "model.safetensors",
                                         "--report", work / "train.html"), 600, log)
     if trained["rc"] != 0:
-        return figures
+        return
     figures["demo_train_seconds"] = trained["seconds"]
     classified = step("demo_classify", engine("classify", "--raster", data / "indian_pines.tif", "--model",
                                               work / "model.safetensors", "--output", work / "map.tif",
@@ -86,7 +96,6 @@ def demo(work: Path, device: str, preset: str, log: list) -> dict:
                                       "--nproc-per-node", "1", "-m", "contrastdm", "train", *map(str, training),
                                       "--model", work / "model_torchrun.safetensors"], 600, log)
     figures["torchrun_train_seconds"] = ddp["seconds"] if ddp["rc"] == 0 else None
-    return figures
 
 
 def _find(tree, key):
@@ -155,13 +164,14 @@ def main() -> int:
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("gpu_check: no CUDA GPU is usable here (torch.cuda.is_available() is False)", file=sys.stderr)
         return 2
-    out, log = Path(args.output_dir), []
+    out, log = Path(args.output_dir), StepLog()
     result = {"gpu": gpu_name(args.device), "torch": torch.__version__, "preset": args.preset,
               "python": platform.python_version(), "cpu_cores": os.cpu_count(),
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "steps": log, "figures": {}}
+    log.save = lambda: write(out, result)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        result["figures"].update(demo(work, args.device, args.preset, log))
+        demo(work, args.device, args.preset, log, result["figures"])
         if (work / "model.safetensors").is_file():
             result["figures"].update(speed(work, args.device, args.sizes, out, log))
         write(out, result)

@@ -9,17 +9,19 @@ import signal
 import sys
 import traceback
 
-from . import __version__
+from . import choices
 from .errors import Cancelled, ContrastDMError
 from .feedback import ConsoleFeedback, JsonlFeedback, NullFeedback
+from .io.gdal_env import gdal_settings, use_system_proj_data
+from .version import __version__
 
-PRESETS = ("fast", "balanced", "best")
+DEVICE_HELP = f"{', '.join(choices.DEVICES[:-1])} or {choices.DEVICES[-1]} (cuda:N for one GPU of several)"
 
 
 def _common(parser: argparse.ArgumentParser, top: bool = False) -> None:
     # Accepted before and after the command name; the later one wins.
     default = "bar" if top else argparse.SUPPRESS
-    parser.add_argument("--progress", choices=("bar", "jsonl", "none"), default=default,
+    parser.add_argument("--progress", choices=choices.PROGRESS, default=default,
                         help="progress display: bar (stderr), jsonl (machine-readable, stdout) or none")
     parser.add_argument("--debug", action="store_true", default=False if top else argparse.SUPPRESS,
                         help="show full tracebacks on errors")
@@ -42,11 +44,11 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--validation-vector", help="polygons used only to choose the model (optional)")
     parser.add_argument("--validation-class-field", help="class field of the validation vector (default: --class-field)")
     group = parser.add_argument_group("training options (default: the preset's)")
-    group.add_argument("--preset", choices=PRESETS, default="balanced")
+    group.add_argument("--preset", choices=choices.PRESETS, default=choices.DEFAULT_PRESET)
     group.add_argument("--patch-size", type=int, help="odd patch side in pixels")
     group.add_argument("--pca-components", type=int, default=30,
                        help="components the spectral reduction keeps (0: no reduction)")
-    group.add_argument("--reduction", choices=("pca", "mnf"), default="pca",
+    group.add_argument("--reduction", choices=choices.REDUCTIONS, default=choices.DEFAULT_REDUCTION,
                        help="spectral reduction: principal components, or minimum noise fraction (noise-whitened)")
     group.add_argument("--bands", help='keep only these bands: band numbers "1-50,60" or wavelengths "400-1300nm" '
                                         "(default: every band not found bad)")
@@ -61,13 +63,13 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--smoothing-radius", type=int,
                        help="edge-preserving smoothing of the probabilities, radius in pixels, saved with the model "
                             "(0: off)")
-    group.add_argument("--spectral-member", choices=("auto", "on", "off"),
+    group.add_argument("--spectral-member", choices=choices.SPECTRAL_MEMBER,
                        help="average a per-pixel spectral MLP into the probabilities (auto: only where the training "
                             "pixels form areas, e.g. polygons, not scattered points)")
     group.add_argument("--class-colors", help='JSON object of class -> "#rrggbb"')
     group.add_argument("--batch-size", type=int)
     group.add_argument("--seed", type=int)
-    group.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    group.add_argument("--device", default=choices.DEFAULT_DEVICE, help=DEVICE_HELP)
     group.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                        help="any other learner setting, e.g. --set temperature=0.1 (repeatable)")
 
@@ -95,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cog", action="store_true", help="write Cloud-Optimized GeoTIFFs (with overviews)")
     p.add_argument("--smoothing-radius", type=int,
                    help="edge-preserving smoothing of the probabilities, radius in pixels (0: off; default: the model's)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default=choices.DEFAULT_DEVICE, help=DEVICE_HELP)
 
     p = commands.add_parser("evaluate", parents=[common], help="accuracy of a class map against reference polygons")
     p.add_argument("--map", required=True)
@@ -113,6 +115,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report")
     p.add_argument("--tile-size", type=int, default=256)
     p.add_argument("--cog", action="store_true", help="write Cloud-Optimized GeoTIFFs (with overviews)")
+
+    p = commands.add_parser("suggest", parents=[common],
+                            help="suggest where to label next: points where the model is least sure")
+    p.add_argument("--raster", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--output", required=True, help="GeoPackage of points to write (.gpkg)")
+    p.add_argument("--count", type=int, default=20, help="number of sites (default 20)")
+    p.add_argument("--min-distance", type=float, metavar="PIXELS",
+                   help="least distance between two sites (default: the larger of 10 and the model's patch size)")
+    p.add_argument("--tile-size", type=int, default=256)
+    p.add_argument("--smoothing-radius", type=int,
+                   help="edge-preserving smoothing of the probabilities, radius in pixels (0: off; default: the model's)")
+    p.add_argument("--device", default=choices.DEFAULT_DEVICE, help=DEVICE_HELP)
 
     p = commands.add_parser("import", parents=[common],
                             help="convert a sensor product (EnMAP L2A, EMIT L2A, PRISMA L2D) into a GeoTIFF")
@@ -141,7 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", help="folder holding the dataset's .mat files (Pavia University, Salinas)")
     p.add_argument("--patch-size", type=int, default=11)
     p.add_argument("--no-plots", action="store_true", help="skip the plots")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default=choices.DEFAULT_DEVICE, help=DEVICE_HELP)
     return parser
 
 
@@ -231,6 +246,16 @@ def _execute(args, feedback) -> dict:
                             "probabilities": c.probabilities_path, "report": result.report_path},
                 "metrics": result.metrics or {}, "seconds": round(result.seconds, 1), "device": c.device,
                 "train_seconds": round(result.training.seconds, 1), "classify_seconds": round(c.seconds, 2)}
+    if args.command == "suggest":
+        from .suggest import suggest_sites
+
+        result = suggest_sites(args.raster, args.model, args.output, count=args.count, min_distance=args.min_distance,
+                               tile_size=args.tile_size, smoothing_radius=args.smoothing_radius, device=args.device,
+                               feedback=feedback)
+        return {"outputs": {"sites": result.path},
+                "metrics": {"sites": result.sites, "min_distance": result.min_distance,
+                            "sites_per_class": result.sites_per_class},
+                "classes": result.classes, "seconds": round(result.seconds, 2), "device": result.device}
     if args.command == "import":
         from .io.products import convert
 
@@ -311,16 +336,20 @@ def main(argv=None) -> int:
     else:
         feedback = ConsoleFeedback(sys.stderr)
     _install_signal_handlers(feedback)
+    use_system_proj_data()  # the engine's own process: the environment is ours to set
     if args.threads is not None and args.command != "bench":
         if args.threads < 1:
             return _fail(args, feedback, ContrastDMError("--threads must be 1 or more"), "InputError", 1)
         os.environ["CONTRASTDM_THREADS"] = str(args.threads)
     try:
-        result = _execute(args, feedback)
+        with gdal_settings():
+            result = _execute(args, feedback)
+        if _other_rank():  # under torchrun, rank 0 reports the job
+            return 0
     except Cancelled as exc:
         return _fail(args, feedback, exc, "Cancelled", exc.exit_code)
     except KeyboardInterrupt:
-        return _fail(args, feedback, Cancelled("cancelled by the user; no output was written"), "Cancelled", 130)
+        return _fail(args, feedback, Cancelled(), "Cancelled", 130)
     except ContrastDMError as exc:
         return _fail(args, feedback, exc, type(exc).__name__, exc.exit_code)
     except MemoryError as exc:
@@ -344,8 +373,21 @@ def _is_cuda_oom(exc: Exception) -> bool:
     return type(exc).__name__ == "OutOfMemoryError" or "CUDA out of memory" in str(exc)
 
 
+def _other_rank() -> bool:
+    """A torchrun rank other than 0 (torch is not imported for commands that do not need it)."""
+    if "torch.distributed" not in sys.modules:
+        return False
+    from .distributed import current
+
+    return not current().is_main
+
+
 def _fail(args, feedback, error: Exception, kind: str, code: int, cause: BaseException | None = None) -> int:
     message = str(error).splitlines()[0] if str(error) else kind
+    if _other_rank():
+        if kind not in ("InternalError", "OutOfMemory", "MemoryError"):
+            return code  # every rank read the same inputs: rank 0 gives the one message
+        message = f"rank {os.environ.get('RANK', '?')}: {message}"
     detail = "".join(traceback.format_exception(cause or error))
     _log(args.log_file, detail)
     if args.debug:

@@ -62,6 +62,23 @@ class NullFeedback(BaseFeedback):
     """Silent; still cancellable."""
 
 
+class QuietFeedback:
+    """Another feedback's cancellation without its progress and messages (the ranks of a torchrun job
+    other than rank 0)."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    def progress(self, stage: str, fraction: float, message: str = "") -> None:
+        pass
+
+    def message(self, text: str, level: str = "info") -> None:
+        pass
+
+    def cancelled(self) -> bool:
+        return self._inner.cancelled()
+
+
 class RecordingFeedback(BaseFeedback):
     """Keeps every event in memory (tests, notebooks)."""
 
@@ -157,4 +174,4 @@ class JsonlFeedback(BaseFeedback):
 def check_cancelled(feedback: Feedback) -> None:
     """Raise :class:`Cancelled` when the user asked to stop."""
     if feedback.cancelled():
-        raise Cancelled("cancelled by the user; no output was written")
+        raise Cancelled()

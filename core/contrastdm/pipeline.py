@@ -15,7 +15,7 @@ from .train import TrainResult, train
 @dataclass
 class RunResult:
     training: TrainResult
-    classification: ClassifyResult
+    classification: ClassifyResult | None  # None on the ranks of a torchrun job other than rank 0
     metrics: dict | None
     report_path: str | None
     seconds: float
@@ -31,6 +31,10 @@ def run(raster, vector, class_field: str, model_path, output, *, confidence=None
     check_outputs([model_path, output, confidence, probabilities, report],
                   inputs=[raster, vector, test_vector, train_options.get("validation_vector")])
     trained = train(raster, vector, class_field, model_path, device=device, feedback=feedback, **train_options)
+    from .distributed import current
+
+    if not current().is_main:  # under torchrun, training is shared and rank 0 maps
+        return RunResult(trained, None, None, None, time.monotonic() - started)
     result = classify(raster, trained.model, output, confidence=confidence, probabilities=probabilities,
                       tile_size=tile_size, device=device, cog=cog, feedback=feedback)
     metrics = None

@@ -9,7 +9,7 @@ import numpy as np
 
 from .bundle import Model, save_model
 from .errors import InputError
-from .feedback import NullFeedback, check_cancelled
+from .feedback import NullFeedback, QuietFeedback, check_cancelled
 from .io.atomic import check_outputs
 from .io.raster import describe, open_raster
 from .io.styles import default_palette, parse_color
@@ -163,14 +163,18 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     ``options`` override the preset's learner settings (patch_size, contrastive_epochs, diffusion_steps,
     finetune_epochs, synthetic, refine, batch_size, seed, ...). Outputs are written only on success.
     """
+    from . import distributed
     from .device import describe_device, resolve_device
     from .model import spectral
     from .model.learner import fit
 
-    feedback = feedback or NullFeedback()
     started = time.monotonic()
     config = make_config(preset, **options)
-    torch_device = resolve_device(device)
+    torch_device = distributed.setup(resolve_device(device))
+    ranks = distributed.current()
+    feedback = feedback or NullFeedback()
+    if not ranks.is_main:  # one voice per job; every rank still stops when cancelled
+        feedback = QuietFeedback(feedback)
     feedback.message(f"device: {describe_device(torch_device)}")
     check_outputs([model_path, report], inputs=[raster, vector, validation_vector])
 
@@ -261,8 +265,14 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
         "history": {k: [float(x) for x in v] for k, v in result.history.items()},
         "class_spectra": spectra_record,
     }
+    if ranks.active:
+        metadata["training"]["ranks"] = ranks.world_size
     model = Model(result.network.to("cpu").eval(), preprocessor, classes, metadata, member_net)
     check_cancelled(feedback)
+    if not ranks.is_main:  # rank 0 writes the outputs
+        distributed.barrier()
+        return TrainResult(str(model_path), model, metadata["history"], result.validation, {},
+                           time.monotonic() - started, describe_device(torch_device), None, config.to_dict())
     feedback.progress("save", 0.0, "writing the model file")
     save_model(model_path, model, inputs=[raster, vector])
     report_path = None
@@ -275,6 +285,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
                      spectra=spectra_record)
         report_path = str(report)
     feedback.progress("save", 1.0, str(model_path))
+    distributed.barrier()  # the other ranks return once the outputs exist
     return TrainResult(str(model_path), model, metadata["history"], result.validation,
                        {"training_pixels": int(len(y_train)), **{k: int(v) for k, v in pixels.counts.items()}},
                        time.monotonic() - started, describe_device(torch_device), report_path, config.to_dict())

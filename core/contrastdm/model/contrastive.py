@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import distributed
 from ..errors import Cancelled
 from .amp import amp_context, backward_step, grad_scaler, warmup_cosine
 from .augment import HyperspectralAugment
@@ -28,6 +29,18 @@ class ProjectionHead(nn.Module):
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return F.normalize(self.net(features).float(), dim=1)
+
+
+class _Embedder(nn.Module):
+    """Encoder then projector as one module, the unit DistributedDataParallel synchronises."""
+
+    def __init__(self, encoder: nn.Module, projector: ProjectionHead) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.projector = projector
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.projector(self.encoder(x))
 
 
 def nt_xent_loss(z1: torch.Tensor, z2: torch.Tensor, temperature: float = 0.2) -> torch.Tensor:
@@ -77,26 +90,30 @@ def pretrain_contrastive(
     autocast: Optional[Callable] = None,
     progress: Optional[ProgressFn] = None,
     is_cancelled: Optional[Callable[[], bool]] = None,
+    view_generator: Optional[torch.Generator] = None,
 ) -> list[float]:
     """Train ``encoder`` + ``projector`` in place; returns the mean loss per epoch.
 
     An epoch is one pass over ``unlabeled`` (or over a fresh random subset of ``samples_per_epoch``
     patches when that is > 0, which bounds the time on large scenes); each step also draws a labelled batch for SupCon
-    (two augmented views per labelled patch) when ``supcon_weight > 0``.
+    (two augmented views per labelled patch) when ``supcon_weight > 0``. ``generator`` draws the batches,
+    ``view_generator`` (default: the same) the augmentations. Under torchrun each rank embeds its slice of
+    every batch and the losses see the embeddings of all ranks.
     """
     device = torch.device(device)
     augment = augment or HyperspectralAugment()
     generator = generator or torch.Generator().manual_seed(0)
-    params = list(encoder.parameters()) + list(projector.parameters())
-    opt = torch.optim.AdamW(params, lr=learning_rate, weight_decay=weight_decay)
+    view_generator = view_generator or generator
+    model = distributed.parallel(_Embedder(encoder, projector), device)
+    opt = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=weight_decay)
     n_all = unlabeled.shape[0]
     n = min(n_all, samples_per_epoch) if samples_per_epoch > 0 else n_all
-    bs = max(2, min(batch_size, n))
+    bs = max(2 * distributed.current().world_size, min(batch_size, n))
     steps_per_epoch = max(1, n // bs)
     total = steps_per_epoch * epochs
     sched = warmup_cosine(opt, total, 0.1)
     use_sup = supcon_weight > 0 and x_labeled is not None and y_labeled is not None and len(y_labeled) > 1
-    lab_bs = min(len(y_labeled), max(bs // 2, 2)) if use_sup else 0
+    lab_bs = min(len(y_labeled), max(bs // 2, 2 * distributed.current().world_size)) if use_sup else 0
     scaler = grad_scaler(device, autocast)
     history: list[float] = []
     encoder.train()
@@ -104,30 +121,32 @@ def pretrain_contrastive(
     step = 0
     for epoch in range(epochs):
         perm = torch.randperm(n_all, generator=generator)[:n]
-        running = 0.0
+        running = torch.zeros((), device=device)
         for i in range(steps_per_epoch):
             if is_cancelled is not None and is_cancelled():
-                raise Cancelled("cancelled by the user; no output was written")
-            xb = unlabeled[perm[i * bs:(i + 1) * bs]].to(device, non_blocking=True)
-            views = [augment(xb, generator), augment(xb, generator)]
+                raise Cancelled()
+            xb = unlabeled[distributed.shard(perm[i * bs:(i + 1) * bs])].to(device, non_blocking=True)
+            views = [augment(xb, view_generator), augment(xb, view_generator)]
             if use_sup:
-                li = torch.randperm(len(y_labeled), generator=generator)[:lab_bs]
+                li = distributed.shard(torch.randperm(len(y_labeled), generator=generator)[:lab_bs])
                 xl = x_labeled[li].to(device)
                 yl = y_labeled[li].to(device)
-                views += [augment(xl, generator), augment(xl, generator)]
+                views += [augment(xl, view_generator), augment(xl, view_generator)]
             with amp_context(autocast):
-                z = projector(encoder(torch.cat(views)))
-            z1, z2 = z[: len(xb)], z[len(xb): 2 * len(xb)]
-            loss = nt_xent_loss(z1, z2, temperature)
+                z = model(torch.cat(views))
+            m = len(xb)
+            loss = nt_xent_loss(distributed.gather(z[:m]), distributed.gather(z[m: 2 * m]), temperature)
             if use_sup:
-                zl = z[2 * len(xb):]
+                half = (len(z) - 2 * m) // 2
+                zl = torch.cat([distributed.gather(z[2 * m: 2 * m + half]), distributed.gather(z[2 * m + half:])])
+                yl = distributed.gather_labels(yl)
                 loss = loss + supcon_weight * supcon_loss(zl, torch.cat([yl, yl]), temperature)
             opt.zero_grad(set_to_none=True)
             backward_step(loss, opt, scaler)
             sched.step()
-            running += float(loss.detach())
+            running += loss.detach()
             step += 1
             if progress is not None:
                 progress("contrastive", step / max(total, 1), f"epoch {epoch + 1}/{epochs}")
-        history.append(running / steps_per_epoch)
+        history.append(float(running) / steps_per_epoch)
     return history

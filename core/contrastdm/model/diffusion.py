@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import distributed
 from ..errors import Cancelled
 from .amp import amp_context, backward_step, grad_scaler, warmup_cosine
 
@@ -136,7 +137,7 @@ class FeatureDiffusion(nn.Module):
     # -- training --------------------------------------------------------------------------------
     def denoising_loss(
         self, features: torch.Tensor, labels: Optional[torch.Tensor], generator: torch.Generator,
-        cond_dropout: Optional[float] = None,
+        cond_dropout: Optional[float] = None, denoiser: Optional[nn.Module] = None,
     ) -> torch.Tensor:
         """The DDPM epsilon-MSE on raw features (normalised here); labels < 0 or None mean the null class."""
         device = features.device
@@ -145,13 +146,13 @@ class FeatureDiffusion(nn.Module):
         y = self._labels(labels, n, device)
         p_drop = self.cond_dropout if cond_dropout is None else cond_dropout
         if p_drop > 0:
-            drop = (torch.rand(n, generator=generator) < p_drop).to(device)
+            drop = (torch.rand(n, generator=generator, device=generator.device) < p_drop).to(device)
             y = torch.where(drop, torch.full_like(y, self.null_class), y)
-        t = torch.randint(0, self.timesteps, (n,), generator=generator).to(device)
-        eps = torch.randn(x0.shape, generator=generator).to(device)
+        t = torch.randint(0, self.timesteps, (n,), generator=generator, device=generator.device).to(device)
+        eps = torch.randn(x0.shape, generator=generator, device=generator.device).to(device)
         ab = self.alphas_cumprod[t][:, None]
         x_t = ab.sqrt() * x0 + (1 - ab).sqrt() * eps
-        return F.mse_loss(self.denoiser(x_t, t, y).float(), eps)
+        return F.mse_loss((denoiser or self.denoiser)(x_t, t, y).float(), eps)
 
     def fit(
         self,
@@ -168,19 +169,24 @@ class FeatureDiffusion(nn.Module):
         progress: Optional[Callable[[str, float, str], None]] = None,
         is_cancelled: Optional[Callable[[], bool]] = None,
         stage: str = "diffusion",
+        noise_generator: Optional[torch.Generator] = None,
     ) -> list[float]:
         """Train on labelled features (+ unlabelled ones for the null class); returns losses per 1% of steps.
 
         Normalisation statistics come from all features given.  With unlabelled features every batch
-        is half labelled, half unlabelled, so the few labelled features are not drowned.
+        is half labelled, half unlabelled, so the few labelled features are not drowned. ``generator`` draws the batches (the same stream
+        on every rank under torchrun, where each rank trains on its slice), ``noise_generator`` (default: the
+        same) the timesteps and noise.
         """
         generator = generator or torch.Generator().manual_seed(0)
+        noise_generator = noise_generator or generator
+        denoiser = distributed.parallel(self.denoiser, self.feature_mean.device)
         device = self.feature_mean.device
         features = features.detach().float().to(device)
         labels = torch.as_tensor(labels).long().to(device)
         unl = None if unlabeled_features is None or len(unlabeled_features) == 0 else unlabeled_features.detach().float().to(device)
         self.set_normalization(features if unl is None else torch.cat([features, unl]))
-        opt = torch.optim.AdamW(self.denoiser.parameters(), lr=learning_rate, weight_decay=weight_decay)
+        opt = torch.optim.AdamW(denoiser.parameters(), lr=learning_rate, weight_decay=weight_decay)
         sched = warmup_cosine(opt, steps, 0.05)
         scaler = grad_scaler(device, autocast)
         self.train()
@@ -189,29 +195,29 @@ class FeatureDiffusion(nn.Module):
         running = 0.0
         for step in range(steps):
             if is_cancelled is not None and is_cancelled():
-                raise Cancelled("cancelled by the user; no output was written")
+                raise Cancelled()
             if unl is None:
-                idx = torch.randint(0, len(features), (batch_size,), generator=generator).to(device)
-                fb, yb = features[idx], labels[idx]
+                idx = distributed.shard(torch.randint(0, len(features), (batch_size,), generator=generator))
+                fb, yb = features[idx.to(device)], labels[idx.to(device)]
             else:
                 half = batch_size // 2
-                idx = torch.randint(0, len(features), (batch_size - half,), generator=generator).to(device)
-                uidx = torch.randint(0, len(unl), (half,), generator=generator).to(device)
-                fb = torch.cat([features[idx], unl[uidx]])
-                yb = torch.cat([labels[idx], torch.full((half,), -1, dtype=torch.long, device=device)])
+                idx = distributed.shard(torch.randint(0, len(features), (batch_size - half,), generator=generator))
+                uidx = distributed.shard(torch.randint(0, len(unl), (half,), generator=generator))
+                fb = torch.cat([features[idx.to(device)], unl[uidx.to(device)]])
+                yb = torch.cat([labels[idx.to(device)], torch.full((len(uidx),), -1, dtype=torch.long, device=device)])
             with amp_context(autocast):
-                loss = self.denoising_loss(fb, yb, generator)
+                loss = self.denoising_loss(fb, yb, noise_generator, denoiser=denoiser)
             opt.zero_grad(set_to_none=True)
             backward_step(loss, opt, scaler)
             sched.step()
-            running += float(loss.detach())
+            running = running + loss.detach()
             if (step + 1) % chunk == 0 or step + 1 == steps:
                 history.append(running / ((step % chunk) + 1))
                 running = 0.0
             if progress is not None:
                 progress(stage, (step + 1) / steps, f"step {step + 1}/{steps}")
         self.eval()
-        return history
+        return [float(v) for v in history]
 
     # -- DDIM ------------------------------------------------------------------------------------
     def _eps(self, x: torch.Tensor, t: int, y: torch.Tensor, guidance: float) -> torch.Tensor:

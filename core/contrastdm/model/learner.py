@@ -16,7 +16,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import Cancelled, DeviceError, InputError
+from .. import distributed
+from ..device import resolve_device
+from ..errors import Cancelled, InputError
 from .amp import amp_context, autocast_for, backward_step, grad_scaler, warmup_cosine
 from .augment import HyperspectralAugment
 from .config import DEFAULT_PRESET, PRESETS, LearnerConfig, as_config
@@ -40,21 +42,11 @@ class FitResult:
         return self.network.config
 
 
-def resolve_device(device: Union[str, torch.device, None] = "auto") -> torch.device:
-    """'auto' -> cuda, then mps, then cpu; an explicit device that is missing is a DeviceError."""
-    name = "auto" if device is None else str(device)
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise DeviceError("CUDA was requested but no CUDA device is available; use --device cpu")
-    if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise DeviceError("MPS was requested but is not available on this machine; use --device cpu")
-    return dev
+def on_device(tensor: torch.Tensor, device: torch.device, limit_bytes: int = 1 << 30) -> torch.Tensor:
+    """``tensor`` moved to a GPU once when it fits in ``limit_bytes`` (no copy per batch), else left where it is."""
+    if device.type != "cuda" or tensor.numel() * tensor.element_size() > limit_bytes:
+        return tensor
+    return tensor.to(device)
 
 
 def stratified_split(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,6 +67,40 @@ def _to_tensor(x: Any, dtype: torch.dtype) -> torch.Tensor:
     return t.to(dtype).contiguous()
 
 
+@dataclass
+class _Random:
+    """Where a training run's random numbers come from: ``batches`` draws which samples form each global
+    batch and must be the same stream on every rank; ``views`` draws the augmentations of this rank's slice."""
+
+    batches: torch.Generator
+    views: torch.Generator
+
+
+def _random_streams(seed: int, dev: torch.device) -> _Random:
+    """One shared CPU stream on a single CPU process (runs stay reproducible on any machine); on a GPU the
+    augmentations draw on the GPU, and under torchrun each rank draws its own."""
+    batches = torch.Generator().manual_seed(seed)
+    views = distributed.augment_generator(batches, seed)
+    if dev.type == "cuda":
+        rank = distributed.current().rank
+        views = torch.Generator(device=dev).manual_seed(int(seed) + 1_000_003 * (rank + 1))
+    return _Random(batches, views)
+
+
+class _Classifier(torch.nn.Module):
+    """Encoder and head as one module (the unit DistributedDataParallel synchronises): features and
+    logits of a batch, plus the head's logits for extra (synthetic) features."""
+
+    def __init__(self, encoder, head) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.head = head
+
+    def forward(self, x: torch.Tensor, extra: Optional[torch.Tensor] = None):
+        feats = self.encoder(x)
+        return feats, self.head(feats).float(), None if extra is None else self.head(extra).float()
+
+
 class _Stopper:
     def __init__(self, is_cancelled: Optional[Callable[[], bool]]) -> None:
         self.is_cancelled = is_cancelled
@@ -84,7 +110,7 @@ class _Stopper:
 
     def check(self) -> None:
         if self():
-            raise Cancelled("cancelled by the user; no output was written")
+            raise Cancelled()
 
 
 @torch.no_grad()
@@ -141,7 +167,7 @@ def fit(
     "diffusion", "finetune"; is_cancelled() is polled every batch and raises Cancelled.
     """
     cfg = as_config(config)
-    dev = resolve_device(device)
+    dev = distributed.setup(resolve_device(device))
     progress = progress or (lambda stage, fraction, message="": None)
     stop = _Stopper(is_cancelled)
 
@@ -178,11 +204,12 @@ def fit(
         validation.update(source="carved" if len(va_idx) else "none", n=int(len(va_idx)))
 
     autocast = autocast_for(dev)
-    cuda_devices = [dev.index or 0] if dev.type == "cuda" else []
+    cuda_devices = [torch.cuda.current_device() if dev.index is None else dev.index] if dev.type == "cuda" else []
     # fork_rng: seeding must not disturb the caller's global random state.
     with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(cfg.seed)
-        gen = torch.Generator().manual_seed(cfg.seed)
+        rnd = _random_streams(cfg.seed, dev)
+        gen = rnd.batches
         net = ContrastDMNet(n_bands, k, cfg).to(dev)
         augment = HyperspectralAugment(
             noise_std=cfg.aug_noise, scale_std=cfg.aug_scale, band_drop=cfg.aug_band_drop, shift=cfg.aug_shift,
@@ -198,7 +225,7 @@ def fit(
                 batch_size=cfg.batch_size * 2, learning_rate=cfg.contrastive_learning_rate,
                 weight_decay=cfg.weight_decay, temperature=cfg.temperature, supcon_weight=cfg.supcon_weight,
                 augment=augment, generator=gen, device=dev, autocast=autocast, progress=progress,
-                is_cancelled=stop,
+                is_cancelled=stop, view_generator=rnd.views,
             )
             pretrained = True
 
@@ -206,7 +233,7 @@ def fit(
         synthetic = None
         late_diffusion = net.diffusion is not None and cfg.diffusion_stage == "finetuned"
         if net.diffusion is not None and not late_diffusion:
-            synthetic, _ = _fit_diffusion(net, cfg, x_tr, y_tr, unl, dev, gen, autocast, progress, stop, history)
+            synthetic, _ = _fit_diffusion(net, cfg, x_tr, y_tr, unl, dev, rnd, autocast, progress, stop, history)
 
         # 3. Fine-tuning ----------------------------------------------------------------------------
         semi_supervised = cfg.contrastive_epochs > 0 or cfg.synthetic or cfg.refine
@@ -217,7 +244,7 @@ def fit(
         start_state = copy.deepcopy(net.state_dict()) if refit else None
         select_progress = (lambda s, f, m="": progress(s, 0.5 * f, m)) if refit else progress
         best_epoch, chosen_oa, best_oa = _finetune(
-            net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen, autocast, select_progress, stop,
+            net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, rnd, autocast, select_progress, stop,
             history, pool,
         )
         validation.update(best_epoch=best_epoch, oa=chosen_oa, max_oa=best_oa, selection="latest within 1 SE")
@@ -231,7 +258,7 @@ def fit(
             strength = net.config.refine_strength
             net.load_state_dict(start_state)
             refit_history: dict[str, list] = {"finetune": []}
-            _finetune(net, cfg, x_all, y_all, x_all[:0], y_all[:0], synthetic, pretrained, dev, gen, autocast,
+            _finetune(net, cfg, x_all, y_all, x_all[:0], y_all[:0], synthetic, pretrained, dev, rnd, autocast,
                       lambda s, f, m="": progress(s, 0.5 + 0.5 * f, m), stop, refit_history, pool,
                       stop_after=best_epoch)
             history["finetune_refit"] = refit_history["finetune"]
@@ -243,11 +270,11 @@ def fit(
             x_fit, y_fit = (x_all, y_all) if refit else (x_tr, y_tr)
             retrain = cfg.synthetic and cfg.synthetic_weight > 0 and cfg.head_epochs > 0
             share = 0.9 if retrain else 1.0  # the head's retraining reports the last tenth of the stage
-            synthetic, real = _fit_diffusion(net, cfg, x_fit, y_fit, unl, dev, gen, autocast,
+            synthetic, real = _fit_diffusion(net, cfg, x_fit, y_fit, unl, dev, rnd, autocast,
                                              lambda s, f, m="": progress(s, share * f, m), stop, history)
             if retrain:
                 validation["head"] = _retrain_head(
-                    net, cfg, real, synthetic, None if refit else (x_va, y_va), dev, gen, stop, history,
+                    net, cfg, real, synthetic, None if refit else (x_va, y_va), dev, rnd.batches, stop, history,
                     lambda f: progress("diffusion", share + (1 - share) * f,
                                        "retraining the classifier on real and synthetic features"))
             if cfg.refine:
@@ -257,8 +284,12 @@ def fit(
     return FitResult(network=net, history=history, validation=validation)
 
 
-def _fit_diffusion(net, cfg, x_tr, y_tr, unl, dev, gen, autocast, progress, stop, history):
-    """Fit the diffusion model on current encoder features; return the synthetic pool (or None)."""
+def _fit_diffusion(net, cfg, x_tr, y_tr, unl, dev, rnd, autocast, progress, stop, history):
+    """Fit the diffusion model on current encoder features; return the synthetic pool (or None).
+
+    Every rank encodes the same features with the shared stream, so the synthetic pool is the same
+    everywhere; only the denoiser's training batches are split across ranks."""
+    gen = rnd.batches
     progress("diffusion", 0.0, "encoding features")
     views = [_encode(net.encoder, x_tr, dev, stop=stop)]
     for _ in range(max(0, cfg.diffusion_views - 1)):  # augmented views widen the few labelled features
@@ -278,6 +309,7 @@ def _fit_diffusion(net, cfg, x_tr, y_tr, unl, dev, gen, autocast, progress, stop
         feats, labels, cfg.diffusion_steps, unlabeled_features=unl_feats, batch_size=256,
         learning_rate=1e-3, weight_decay=cfg.weight_decay, generator=gen, autocast=autocast,
         progress=lambda s, f, m: progress("diffusion", train_share * f, m), is_cancelled=stop,
+        noise_generator=rnd.views,
     )
     net.diffusion.requires_grad_(False)
     if not n_sample:
@@ -290,7 +322,7 @@ def _fit_diffusion(net, cfg, x_tr, y_tr, unl, dev, gen, autocast, progress, stop
         stop.check()
         out.append(net.diffusion.sample(y_syn[i:i + chunk].to(dev), cfg.ddim_steps, cfg.guidance, generator=gen))
         progress("diffusion", train_share + (1 - train_share) * min(1.0, (i + chunk) / len(y_syn)), "sampling synthetic features")
-    return (torch.cat(out), y_syn.to(dev)), (feats, labels)
+    return (distributed.broadcast_tensor(torch.cat(out)), y_syn.to(dev)), (feats, labels)
 
 
 def _balance_weights(labels: torch.Tensor, n_classes: int, power: float) -> Optional[torch.Tensor]:
@@ -330,15 +362,16 @@ def _retrain_head(net, cfg, real, synthetic, validation, dev, gen, stop, history
         loss.backward()
         opt.step()
         sched.step()
-        losses.append(float(loss.detach()))
+        losses.append(loss.detach())
         progress((step + 1) / total)
     net.head.eval()
-    history["head"] = losses[steps_per_epoch - 1::steps_per_epoch]
+    history["head"] = [float(v) for v in losses[steps_per_epoch - 1::steps_per_epoch]]
     if oa_before is None:
         return {"retrained": True, "note": "no untouched validation data"}
     oa_after = _accuracy(net, *validation, dev)[0]
-    if oa_after < oa_before:
+    if distributed.same_everywhere(oa_after < oa_before):
         net.head.load_state_dict(before)
+    distributed.broadcast_module(net.head)
     return {"retrained": oa_after >= oa_before, "oa_without": oa_before, "oa_with": oa_after}
 
 
@@ -360,12 +393,16 @@ def _pseudo_labels(net, cfg, pool, n_classes, dev, stop) -> tuple[torch.Tensor, 
     return torch.cat(keep_idx), torch.cat(keep_lab)
 
 
-def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen, autocast, progress, stop, history,
+def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, rnd, autocast, progress, stop, history,
               pool=None, stop_after=None):
     """End-to-end supervised training with synthetic features mixed into the head's batches.
 
     The learning-rate schedule always spans ``finetune_epochs``; ``stop_after`` ends training early, at the
-    same point of that schedule (a refit replaying a selected epoch)."""
+    same point of that schedule (a refit replaying a selected epoch). Under torchrun every rank draws the
+    same global batch and trains on its slice of it."""
+    gen = rnd.batches
+    model = distributed.parallel(_Classifier(net.encoder, net.head), dev)
+    x_src, y_src = on_device(x_tr, dev), on_device(y_tr, dev)
     enc_lr = cfg.learning_rate * (cfg.encoder_lr_scale if pretrained else 1.0)
     opt = torch.optim.AdamW(
         [{"params": net.encoder.parameters(), "lr": enc_lr}, {"params": net.head.parameters(), "lr": cfg.learning_rate}],
@@ -404,7 +441,7 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
         net.train()
         if net.diffusion is not None:
             net.diffusion.eval()
-        running = 0.0
+        running = torch.zeros((), device=dev)
         for _ in range(steps_per_epoch):
             stop.check()
             if weights is not None:
@@ -413,23 +450,24 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
                 if len(order) < bs:  # reshuffle when the current pass is used up
                     order = torch.cat([order, torch.randperm(n, generator=gen)])
                 idx, order = order[:bs], order[bs:]
-            xb = augment(x_tr[idx].to(dev), gen)
-            yb = y_tr[idx].to(dev)
+            idx = distributed.shard(idx)
+            xb = augment(x_src[idx.to(x_src.device)].to(dev), rnd.views)
+            yb = y_src[idx.to(y_src.device)].to(dev)
             n_p = 0
             if pseudo is not None:  # one forward pass for labelled + pseudo-labelled patches
-                p_sel = torch.randint(0, len(pseudo[1]), (max(1, bs // 2),), generator=gen)
-                xb = torch.cat([xb, augment(pseudo[0][p_sel].to(dev), gen)])
+                p_sel = distributed.shard(torch.randint(0, len(pseudo[1]), (max(1, bs // 2),), generator=gen))
+                xb = torch.cat([xb, augment(pseudo[0][p_sel].to(dev), rnd.views)])
                 yp, n_p = pseudo[1][p_sel].to(dev), len(p_sel)
+            s_idx = None
+            if synthetic is not None and cfg.synthetic_weight > 0:
+                s_idx = distributed.shard(torch.randint(0, len(synthetic[1]), (bs,), generator=gen)).to(dev)
             with amp_context(autocast):
-                all_feats = net.encoder(xb)
-                all_logits = net.head(all_feats).float()
+                all_feats, all_logits, s_logits = model(xb, None if s_idx is None else synthetic[0][s_idx])
                 feats = all_feats[: len(yb)]
                 loss = F.cross_entropy(all_logits[: len(yb)], yb, label_smoothing=cfg.label_smoothing)
                 if n_p:
                     loss = loss + F.cross_entropy(all_logits[len(yb):], yp, label_smoothing=cfg.label_smoothing)
-                if synthetic is not None and cfg.synthetic_weight > 0:
-                    s_idx = torch.randint(0, len(synthetic[1]), (bs,), generator=gen).to(dev)
-                    s_logits = net.head(synthetic[0][s_idx]).float()
+                if s_idx is not None:
                     loss = loss + cfg.synthetic_weight * F.cross_entropy(
                         s_logits, synthetic[1][s_idx], label_smoothing=cfg.label_smoothing)
                 if use_reg:  # keep features where the class-conditional diffusion model puts them
@@ -437,12 +475,12 @@ def _finetune(net, cfg, x_tr, y_tr, x_va, y_va, synthetic, pretrained, dev, gen,
             opt.zero_grad(set_to_none=True)
             backward_step(loss, opt, scaler)
             sched.step()
-            running += float(loss.detach())
+            running += loss.detach()
             step += 1
             progress("finetune", step / (steps_per_epoch * run_epochs), f"epoch {epoch + 1}/{run_epochs}")
-        history["finetune"].append(running / steps_per_epoch)
+        history["finetune"].append(float(running) / steps_per_epoch)
         if len(y_va):
-            oa, _ = _accuracy(net, x_va, y_va, dev)
+            oa = distributed.same_everywhere(_accuracy(net, x_va, y_va, dev)[0])
             history["val_oa"].append(oa)
             if selector.update(epoch + 1, oa):  # the latest epoch within one standard error of the best
                 best_state = copy.deepcopy(net.state_dict())
@@ -467,6 +505,6 @@ def _choose_refinement(net, cfg, x_va, y_va, dev) -> dict:
     if not len(y_va):
         return {"requested_strength": cfg.refine_strength, "strength": cfg.refine_strength, "note": "no validation data"}
     refined, _ = _accuracy(net, x_va, y_va, dev, refine_strength=cfg.refine_strength)
-    chosen = cfg.refine_strength if refined > base else 0.0
+    chosen = cfg.refine_strength if distributed.same_everywhere(refined > base) else 0.0
     net.config.refine_strength = chosen
     return {"requested_strength": cfg.refine_strength, "strength": chosen, "oa_without": base, "oa_with": refined}

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from .. import distributed
 from ..errors import Cancelled
 from .selection import EpochSelector
 
@@ -88,11 +89,14 @@ def train_supervised(model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_
 def _train(model, schedule: Schedule, train, validation, device, generator, progress, is_cancelled,
            stop_after=None):
     """One training run on ``train`` = (x, y); with ``validation`` data, returns to the chosen epoch's weights."""
-    x_tr, y_tr = torch.as_tensor(train[0]), torch.as_tensor(train[1]).long()
+    from .learner import on_device
+
+    x_tr, y_tr = on_device(torch.as_tensor(train[0]), device), on_device(torch.as_tensor(train[1]).long(), device)
     x_va, y_va = validation[0], torch.as_tensor(validation[1]).long()
     epochs, augment = schedule.epochs, schedule.augment
     kind = torch.optim.Adam if schedule.optimizer == "adam" else torch.optim.AdamW
     opt = kind(model.parameters(), lr=schedule.learning_rate, weight_decay=schedule.weight_decay)
+    trained = distributed.parallel(model, device)  # under torchrun each rank trains on its slice of a batch
     n = len(y_tr)
     bs = min(schedule.batch_size, n)
     steps = max(1, math.ceil(n / bs))
@@ -106,20 +110,20 @@ def _train(model, schedule: Schedule, train, validation, device, generator, prog
         order = torch.randperm(n, generator=generator)
         for step in range(steps):
             if is_cancelled is not None and is_cancelled():
-                raise Cancelled("cancelled by the user; no output was written")
-            idx = order[step * bs:(step + 1) * bs]
-            if len(idx) < 2:  # BatchNorm needs two samples
+                raise Cancelled()
+            idx = distributed.shard(order[step * bs:(step + 1) * bs])
+            if len(idx) < 2:  # BatchNorm needs two samples (shards are equal: every rank skips alike)
                 continue
-            xb, yb = x_tr[idx].to(device), y_tr[idx].to(device)
+            xb, yb = x_tr[idx.to(x_tr.device)].to(device), y_tr[idx.to(y_tr.device)].to(device)
             if augment is not None:
                 xb = augment(xb, generator)
-            loss = F.cross_entropy(model(xb).float(), yb, label_smoothing=schedule.label_smoothing)
+            loss = F.cross_entropy(trained(xb).float(), yb, label_smoothing=schedule.label_smoothing)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             sched.step()
         if len(y_va):
-            oa = float((predict_logits(model, x_va, device).argmax(1) == y_va).float().mean())
+            oa = distributed.same_everywhere(float((predict_logits(model, x_va, device).argmax(1) == y_va).float().mean()))
             history.append(oa)
             if selector.update(epoch + 1, oa):
                 best_state = copy.deepcopy(model.state_dict())
