@@ -3,12 +3,16 @@
 Each tile is read with a halo of ``patch_size // 2`` and evaluated densely by the network in one pass, so
 memory is bounded by the tile size, not the scene size, and results equal patch-by-patch prediction.
 With edge-preserving smoothing on, the halo grows by the filter's reach: tiles still give the same map as
-one tile over the whole scene.
+one tile over the whole scene. On a CPU two tiles are computed at a time, which gives the same map too.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import json
+import os
+import threading
 import time
 from dataclasses import dataclass
 
@@ -19,12 +23,21 @@ from .bundle import Model, load_model, match_bands
 from .errors import InputError, OutputError
 from .feedback import NullFeedback, check_cancelled
 from .io.atomic import check_outputs
-from .io.raster import describe, iter_tiles, open_raster, read_padded, tile_count
+from .io.raster import (
+    describe,
+    halo_cache_bytes,
+    iter_tiles,
+    open_raster,
+    read_with_halo,
+    reflect_pad,
+    tile_count,
+)
 from .io.writer import ClassificationWriter
 from .spatial import guide_from_features, smooth_probabilities
 from .spatial import halo as smoothing_halo
 
 CONFIDENCE_NODATA = -1.0
+PRECISIONS = ("float32", "bfloat16", "auto")
 
 
 @dataclass
@@ -39,42 +52,77 @@ class ClassifyResult:
     class_counts: dict
 
 
-def _predict(network, features: np.ndarray, device) -> np.ndarray:
-    """Class probabilities ``[K, h, w]`` for a padded feature tile; on GPU out-of-memory, halve the tile."""
+def _predict(network, features: np.ndarray, device, dtype=None) -> np.ndarray:
+    """Class probabilities ``[K, h, w]`` for a padded feature tile ``[C, H, W]`` (any strides: a pixel-major
+    array's transpose goes in without a copy)."""
+    import torch
+
+    with torch.inference_mode():
+        tile = torch.from_numpy(features).unsqueeze(0).to(device)
+        return network.predict_dense(tile, dtype=dtype or torch.float32).float().cpu().numpy()
+
+
+def _predict_split(network, features: np.ndarray, halo: int, device, feedback, dtype=None) -> np.ndarray:
+    """:func:`_predict`; on GPU out-of-memory, halve the tile and retry."""
     import torch
 
     try:
-        with torch.no_grad():
-            tile = torch.from_numpy(features).unsqueeze(0).to(device)
-            return network.predict_dense(tile).float().cpu().numpy()
+        return _predict(network, features, device, dtype)
     except torch.cuda.OutOfMemoryError:
         torch.cuda.empty_cache()
-        raise
-
-
-def _predict_split(network, features: np.ndarray, halo: int, device, feedback) -> np.ndarray:
-    import torch
-
-    try:
-        return _predict(network, features, device)
-    except torch.cuda.OutOfMemoryError:
         height = features.shape[1] - 2 * halo
         if height < 8:
             raise
         feedback.message("GPU out of memory: halving the tile and retrying", "warning")
         middle = height // 2
-        top = _predict_split(network, features[:, : middle + 2 * halo], halo, device, feedback)
-        bottom = _predict_split(network, features[:, middle:], halo, device, feedback)
+        top = _predict_split(network, features[:, : middle + 2 * halo], halo, device, feedback, dtype)
+        bottom = _predict_split(network, features[:, middle:], halo, device, feedback, dtype)
         return np.concatenate([top, bottom], axis=1)
 
 
-def _member_probabilities(model: Model, standardised: np.ndarray, device) -> np.ndarray:
-    """The spectral member's class probabilities ``[K, h, w]`` for standardised bands ``[h, w, B]``."""
-    from .model.spectral import member_probabilities
+class _Member:
+    """The spectral member for inference: BatchNorm folded into the linear layers, evaluated band-major
+    (weights @ bands), so the tile's standardised bands go in without a transpose and the probabilities
+    come out as maps ``[K, h, w]``. Chunks of a few thousand pixels keep each layer's output in cache
+    (about twice as fast as chunks of 65536)."""
 
-    height, width, bands = standardised.shape
-    spectra = standardised.reshape(-1, bands)
-    return member_probabilities(model.spectral, spectra, device).T.reshape(-1, height, width)
+    def __init__(self, member, dtype, chunk: int = 4096) -> None:
+        from torch import nn
+
+        from .model.encoder import fold_batchnorm
+
+        layers = []  # [linear, its BatchNorm, ReLU after it]
+        for module in member:
+            if isinstance(module, nn.Linear):
+                layers.append([module, None, False])
+            elif isinstance(module, nn.BatchNorm1d):
+                layers[-1][1] = module
+            elif isinstance(module, nn.ReLU):
+                layers[-1][2] = True
+            elif not isinstance(module, nn.Dropout):
+                raise TypeError(f"unexpected layer in the spectral member: {module}")
+        self.layers = []
+        for linear, bn, relu in layers:
+            weight, bias = fold_batchnorm(linear, bn)
+            self.layers.append((weight.to(dtype), bias.to(dtype)[:, None], relu))
+        self.dtype, self.chunk = dtype, chunk
+
+    def __call__(self, bands: np.ndarray) -> np.ndarray:
+        """Probabilities ``[K, h, w]`` of standardised bands ``[B, h, w]``."""
+        import torch
+
+        spectra = torch.from_numpy(bands.reshape(bands.shape[0], -1))
+        out = torch.empty((self.layers[-1][0].shape[0], spectra.shape[1]))
+        device = self.layers[0][0].device
+        with torch.inference_mode():
+            for start in range(0, spectra.shape[1], self.chunk):
+                h = spectra[:, start:start + self.chunk].to(device=device, dtype=self.dtype)
+                for weight, bias, relu in self.layers:
+                    h = torch.addmm(bias, weight, h)
+                    if relu:
+                        h.relu_()
+                out[:, start:start + self.chunk] = torch.softmax(h.float(), dim=0).cpu()
+        return out.numpy().reshape(-1, *bands.shape[1:])
 
 
 def _map_tags(model: Model, info) -> dict:
@@ -85,80 +133,204 @@ def _map_tags(model: Model, info) -> dict:
                                             "reduction": model.metadata.get("reduction")})}
 
 
+class _Pipeline:
+    """Per-tile work between reading and writing: preprocessing, the network, the spectral member, fusion and
+    smoothing. Per-pixel steps run on the part of the tile inside the scene and are reflect-padded after,
+    which equals padding the raw bands first (they commute) at a fraction of the cost."""
+
+    def __init__(self, model: Model, device, radius: int, dtype, feedback) -> None:
+        self.model, self.device, self.radius, self.dtype, self.feedback = model, device, radius, dtype, feedback
+        self.config = model.network.config
+        self.patch_halo = model.patch_size // 2
+        self.halo = self.patch_halo + smoothing_halo(radius)
+        self.member = None if model.spectral is None else _Member(model.spectral, dtype)
+        from .model.spectral import fuse
+
+        self.fuse = fuse
+        self.guide_scale = model.preprocessor.output_std()
+        self.local = threading.local()
+
+    def read(self, ds, window, info):
+        side = int(max(window.width, window.height)) + 2 * self.halo
+        buffer = getattr(self.local, "buffer", None)  # one per thread, reused: a fresh one costs page faults
+        if buffer is None or buffer.size < info.read_count * side * side:
+            buffer = self.local.buffer = np.empty(info.read_count * side * side, dtype=np.float32)
+        try:
+            return read_with_halo(ds, window, self.halo, info, out=buffer)
+        except RasterioError as exc:
+            raise InputError(f"cannot read the raster at {window}: {exc}") from exc
+
+    def probabilities(self, data, valid, pads) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities ``[K, h, w]`` of a tile and its validity ``[h, w]``, halo removed."""
+        features, bands = self.model.preprocessor.apply_in_place(data, valid)
+        member = None if self.member is None else self.member(bands)
+        features, valid = reflect_pad(features, pads, axes=(0, 1)), reflect_pad(valid, pads)
+        r = self.patch_halo
+        inner = (slice(r, features.shape[0] - r), slice(r, features.shape[1] - r))
+        probs = _predict_split(self.model.network, features.transpose(2, 0, 1), r, self.device, self.feedback,
+                               self.dtype)
+        if member is not None:
+            member = reflect_pad(member, pads)[(slice(None), *inner)]
+            probs = self.fuse(probs, member, self.config.spectral_weight)
+        if self.radius:
+            guide = guide_from_features(features[inner].transpose(2, 0, 1), self.guide_scale)
+            probs = smooth_probabilities(probs, guide, self.radius, self.config.smoothing_eps, valid[inner])
+            reach = smoothing_halo(self.radius)
+            probs = probs[:, reach: probs.shape[1] - reach, reach: probs.shape[2] - reach]
+        return probs, valid[self.halo: valid.shape[0] - self.halo, self.halo: valid.shape[1] - self.halo]
+
+
+def _reading_cache(ds, info, tile_size: int, halo: int):
+    """A context that grows the engine's GDAL block cache to what tiled reading with a halo needs (see
+    :func:`~contrastdm.io.raster.halo_cache_bytes`), at most to GDAL's own default (5% of the memory).
+    A cache size the user chose is left alone."""
+    import rasterio
+    from rasterio.env import getenv, hasenv
+
+    from .io.gdal_env import CACHE_MAX_BYTES
+
+    current = getenv().get("GDAL_CACHEMAX") if hasenv() else None
+    if os.environ.get("GDAL_CACHEMAX") or current not in (None, CACHE_MAX_BYTES):
+        return contextlib.nullcontext()
+    wanted = min(halo_cache_bytes(ds, info, tile_size, halo), _memory_bytes() // 20)
+    return rasterio.Env(GDAL_CACHEMAX=wanted) if wanted > CACHE_MAX_BYTES else contextlib.nullcontext()
+
+
+def _memory_bytes() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (AttributeError, ValueError, OSError):  # no sysconf (Windows): assume a modest machine
+        return 8 << 30
+
+
+def _tile_probabilities(pipeline, ds, info, windows, workers: int):
+    """``(window, probabilities, validity)`` per tile, in order. With ``workers`` > 1 that many tiles are
+    computed at once, each on one thread: unlike threads splitting every layer, a worker never waits for
+    another at a barrier (costly when other programs take turns on the cores), and reading, smoothing and
+    the rest that numpy runs on one core overlap too. Reads take turns (one dataset handle)."""
+    if workers <= 1:
+        for window in windows:
+            yield (window, *pipeline.probabilities(*pipeline.read(ds, window, info)))
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    lock = threading.Lock()
+
+    def job(window):
+        with lock:
+            tile = pipeline.read(ds, window, info)
+        return pipeline.probabilities(*tile)
+
+    queue = collections.deque()
+    with ThreadPoolExecutor(workers, thread_name_prefix="contrastdm-tile") as pool:
+        try:
+            for window in windows:
+                queue.append((window, pool.submit(job, window)))
+                if len(queue) > workers:
+                    window, future = queue.popleft()
+                    yield (window, *future.result())
+            while queue:
+                window, future = queue.popleft()
+                yield (window, *future.result())
+        finally:
+            for _, future in queue:
+                future.cancel()
+
+
+@contextlib.contextmanager
+def _tile_workers(device):
+    """How many tiles to compute at once: two on a CPU with several threads, each with half of them (torch's
+    thread setting is restored after); one on a GPU."""
+    import torch
+
+    threads = torch.get_num_threads()
+    if device.type != "cpu" or threads < 2:
+        yield 1
+        return
+    torch.set_num_threads(threads // 2)
+    try:
+        yield 2
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _write_tiles(writer, tiles, class_ids: np.ndarray, total: int, feedback) -> np.ndarray:
+    """Labels and confidence of each tile written; pixel counts per class (index 0: unclassified)."""
+    counts = np.zeros(class_ids.size + 1, dtype=np.int64)
+    for done, (window, probs, centre) in enumerate(tiles):
+        check_cancelled(feedback)
+        best = probs.argmax(axis=0)
+        labels = np.where(centre, class_ids[best], 0).astype(np.int64)
+        conf = np.where(centre, probs.max(axis=0), CONFIDENCE_NODATA).astype(np.float32)
+        counts += np.bincount(np.where(centre, best + 1, 0).ravel(), minlength=counts.size)
+        writer.write(window, labels, conf if writer.confidence_path else None,
+                     probs if writer.probabilities_path else None)
+        feedback.progress("classify", (done + 1) / total, f"tile {done + 1} of {total}")
+    check_cancelled(feedback)
+    return counts
+
+
+def _compute_dtype(device, precision: str):
+    """The network's compute precision: bfloat16 where asked for, or ("auto") on a CPU that computes in
+    bfloat16 natively (AVX512-BF16 or AMX); float32 otherwise."""
+    import torch
+
+    if precision not in PRECISIONS:
+        raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "auto":
+        checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+        native = device.type == "cpu" and torch.backends.mkldnn.is_available() and any(c and c() for c in checks)
+        return torch.bfloat16 if native else torch.float32
+    return torch.bfloat16 if precision == "bfloat16" else torch.float32
+
+
 def classify(raster, model, output, *, confidence=None, probabilities=None, tile_size: int = 256,
              device: str = "auto", smoothing_radius: int | None = None, cog: bool = False,
-             feedback=None) -> ClassifyResult:
+             precision: str = "float32", feedback=None) -> ClassifyResult:
     """Classify every pixel of ``raster`` with ``model`` (a path or a loaded :class:`Model`).
 
     ``smoothing_radius``: edge-preserving smoothing of the probabilities (0 = off); None takes the model's.
     ``cog``: write the outputs as Cloud-Optimized GeoTIFFs with overviews.
+    ``precision``: "float32" (exact); "bfloat16" runs the 2D convolutions and the spectral member in bfloat16,
+    about a fifth less CPU time where the processor computes it natively, at the price of a few near-tied
+    labels (0.05-0.06% of Indian Pines'); "auto" takes bfloat16 on such a processor, float32 elsewhere.
     The raster's bands are matched to the model's by wavelength when both carry wavelengths, else by index.
     """
     from .device import describe_device, resolve_device
-    from .model.spectral import fuse as spectral_fuse
 
     feedback = feedback or NullFeedback()
     started = time.monotonic()
     if int(tile_size) < 1:
         raise InputError(f"tile size must be a positive number of pixels, not {tile_size}")
     torch_device = resolve_device(device)
+    dtype = _compute_dtype(torch_device, precision)
     model_path = None
     if not isinstance(model, Model):
         model_path = model
         model = load_model(model, device="cpu")
     check_outputs([output, confidence, probabilities], inputs=[raster, model_path])
-    network = model.network.to(torch_device).eval()
+    model.network.to(torch_device).eval()
     if model.spectral is not None:
         model.spectral.to(torch_device).eval()
-    config = network.config
-    radius = config.smoothing_radius if smoothing_radius is None else smoothing_radius
+    radius = model.network.config.smoothing_radius if smoothing_radius is None else smoothing_radius
     if int(radius) < 0:
         raise InputError(f"smoothing radius must be 0 (off) or a positive number of pixels, not {radius}")
-    radius = int(radius)
-    patch_halo = model.patch_size // 2
-    halo = patch_halo + smoothing_halo(radius)
-    guide_scale = model.preprocessor.output_std()
-    class_ids = model.class_ids
-    counts = np.zeros(class_ids.size + 1, dtype=np.int64)
+    pipeline = _Pipeline(model, torch_device, int(radius), dtype, feedback)
     with open_raster(raster) as ds:
         info = describe(ds)
         info = info.with_bands(match_bands(model, info))
-        total = tile_count(info.width, info.height, tile_size)
         inputs = [raster] + ([model_path] if model_path else [])
         try:
-            with ClassificationWriter(output, width=info.width, height=info.height, crs=info.crs,
-                                      transform=info.transform, classes=model.classes, confidence_path=confidence,
-                                      probabilities_path=probabilities, inputs=inputs,
-                                      tags=_map_tags(model, info), cog=cog) as writer:
-                for done, window in enumerate(iter_tiles(info.width, info.height, tile_size)):
-                    check_cancelled(feedback)
-                    try:
-                        data, valid = read_padded(ds, window, halo, info)
-                    except RasterioError as exc:
-                        raise InputError(f"cannot read the raster at {window}: {exc}") from exc
-                    features, standardised = model.preprocessor.transform_with_bands(data, valid)
-                    inner = (slice(patch_halo, features.shape[1] - patch_halo),
-                             slice(patch_halo, features.shape[2] - patch_halo))
-                    # the member runs first so the tile's standardised bands are freed before the network's pass
-                    member = None if model.spectral is None else \
-                        _member_probabilities(model, standardised[inner], torch_device)
-                    del standardised
-                    probs = _predict_split(network, features, patch_halo, torch_device, feedback)
-                    if member is not None:
-                        probs = spectral_fuse(probs, member, config.spectral_weight)
-                    if radius:
-                        guide = guide_from_features(features[(slice(None), *inner)], guide_scale)
-                        probs = smooth_probabilities(probs, guide, radius, config.smoothing_eps, valid[inner])
-                        reach = smoothing_halo(radius)
-                        probs = probs[:, reach: reach + int(window.height), reach: reach + int(window.width)]
-                    centre = valid[halo: halo + int(window.height), halo: halo + int(window.width)]
-                    best = probs.argmax(axis=0)
-                    labels = np.where(centre, class_ids[best], 0).astype(np.int64)
-                    conf = np.where(centre, probs.max(axis=0), CONFIDENCE_NODATA).astype(np.float32)
-                    counts += np.bincount(np.where(centre, best + 1, 0).ravel(), minlength=counts.size)
-                    writer.write(window, labels, conf if confidence else None, probs if probabilities else None)
-                    feedback.progress("classify", (done + 1) / total, f"tile {done + 1} of {total}")
-                check_cancelled(feedback)
+            with _reading_cache(ds, info, tile_size, pipeline.halo), _tile_workers(torch_device) as workers, \
+                    ClassificationWriter(output, width=info.width, height=info.height, crs=info.crs,
+                                         transform=info.transform, classes=model.classes,
+                                         confidence_path=confidence, probabilities_path=probabilities,
+                                         inputs=inputs, tags=_map_tags(model, info), cog=cog) as writer:
+                tiles = _tile_probabilities(pipeline, ds, info, iter_tiles(info.width, info.height, tile_size),
+                                            workers)
+                with contextlib.closing(tiles):
+                    counts = _write_tiles(writer, tiles, model.class_ids, tile_count(info.width, info.height,
+                                                                                     tile_size), feedback)
         except (OSError, RasterioError) as exc:  # reads are handled above: this is the disk or the folder
             raise OutputError(f"cannot write the outputs (disk full or folder not writable?): "
                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc

@@ -26,6 +26,7 @@ class Preprocessor:
     explained_variance: np.ndarray | None = None  # [K]: PCA, fraction of total; MNF, signal-to-noise ranking
     output_scale: np.ndarray | None = None  # [K] std of each output channel on the fitted pixels
     _cache: tuple | None = field(default=None, repr=False, compare=False)
+    _projection: object = field(default=None, repr=False, compare=False)  # torch [K, B] for apply_in_place
 
     @property
     def in_bands(self) -> int:
@@ -42,11 +43,7 @@ class Preprocessor:
                              ) -> tuple[np.ndarray, np.ndarray]:
         """Output channels ``[K, h, w]`` and the standardised bands they came from, pixel-major ``[h, w, B]``
         (the spectral member's inputs, so a tile is standardised once)."""
-        if self._cache is None:
-            # float32 is ample for standardised values and halves the cost on every tile.
-            self._cache = (self.mean.astype(np.float32), (1.0 / self.scale).astype(np.float32),
-                           None if self.components is None else self.components.astype(np.float32))
-        mean, inv_scale, components = self._cache
+        mean, inv_scale, components = self._float32()
         bands, height, width = data.shape
         z = ((data.reshape(bands, -1).T - mean) * inv_scale).astype(np.float32, copy=False)
         if valid is not None:
@@ -54,6 +51,33 @@ class Preprocessor:
         out = z if components is None else z @ components
         out = np.ascontiguousarray(out.T.reshape(-1, height, width), dtype=np.float32)
         return out, z.reshape(height, width, bands)
+
+    def apply_in_place(self, data: np.ndarray, valid: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """What :meth:`transform_with_bands` computes, in the layouts tiled inference wants: the output
+        channels pixel-major ``[h, w, K]`` and the standardised bands band-major ``[B, h, w]``, which are
+        ``data`` itself (float32, C-contiguous), standardised in place to spare a copy of the tile."""
+        mean, inv_scale, components = self._float32()
+        bands, height, width = data.shape
+        z = data.reshape(bands, -1)
+        z -= mean[:, None]
+        z *= inv_scale[:, None]
+        if valid is not None and not valid.all():
+            z[:, ~valid.ravel()] = 0.0  # invalid pixels sit at the scene mean
+        if components is None:
+            return np.ascontiguousarray(z.T).reshape(height, width, bands), data
+        import torch  # its matmul keeps to torch's thread setting; numpy's BLAS may start threads of its own
+
+        if self._projection is None:
+            self._projection = torch.from_numpy(np.ascontiguousarray(components.T))
+        out = torch.mm(self._projection, torch.from_numpy(z)).T.contiguous().numpy()
+        return out.reshape(height, width, -1), data
+
+    def _float32(self) -> tuple:
+        if self._cache is None:
+            # float32 is ample for standardised values and halves the cost on every tile.
+            self._cache = (self.mean.astype(np.float32), (1.0 / self.scale).astype(np.float32),
+                           None if self.components is None else self.components.astype(np.float32))
+        return self._cache
 
     def standardiser(self) -> Preprocessor:
         """The same standardisation of the bands, without the PCA (the spectral member's inputs)."""

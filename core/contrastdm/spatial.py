@@ -41,17 +41,49 @@ def guided_filter(guide: np.ndarray, source: np.ndarray, radius: int, eps: float
     channels = guide.shape[0]
     mean_i = _box(guide, radius)  # [C, h, w]
     mean_p = _box(source, radius)  # [K, h, w]
-    # Per-pixel guide covariance [h, w, C, C] + eps, inverted; cross-covariance of guide and source per channel.
-    cov = np.empty(guide.shape[1:] + (channels, channels), dtype=np.float32)
+    pairs = [(c, d) for c in range(channels) for d in range(c, channels)]
+    moments = _box(np.stack([guide[c] * guide[d] for c, d in pairs]), radius)
+    cov = {}  # guide covariance per pixel (+ eps on the diagonal), each pair once: it is symmetric
+    for (c, d), moment in zip(pairs, moments):
+        moment -= mean_i[c] * mean_i[d]
+        if c == d:
+            moment += np.float32(eps)
+        cov[c, d] = cov[d, c] = moment
+    cross = _box(source[None] * guide[:, None], radius)  # [C, K, h, w]
+    cross -= mean_p[None] * mean_i[:, None]
+    inverse = _inverse(cov, channels)
+    a = np.empty_like(cross)
     for c in range(channels):
-        for d in range(c, channels):
-            value = _box(guide[c] * guide[d], radius) - mean_i[c] * mean_i[d] + (eps if c == d else 0.0)
-            cov[..., c, d] = cov[..., d, c] = value
-    inverse = np.linalg.inv(cov)
-    cross = [_box(source * guide[c], radius) - mean_p * mean_i[c] for c in range(channels)]  # C x [K, h, w]
-    a = [sum(inverse[..., c, d] * cross[d] for d in range(channels)) for c in range(channels)]
-    b = mean_p - sum(a[c] * mean_i[c] for c in range(channels))
-    return sum(_box(a[c], radius) * guide[c] for c in range(channels)) + _box(b, radius)
+        np.multiply(inverse[c, 0][None], cross[0], out=a[c])
+        for d in range(1, channels):
+            a[c] += inverse[c, d][None] * cross[d]
+    b = mean_p
+    for c in range(channels):
+        b -= a[c] * mean_i[c]
+    out = _box(b, radius)
+    for c, mean_a in enumerate(_box(a, radius)):
+        mean_a *= guide[c]
+        out += mean_a
+    return out
+
+
+def _inverse(cov: dict, channels: int) -> np.ndarray:
+    """The inverse [C, C, h, w] of each pixel's symmetric covariance; closed-form (the adjugate) up to 3
+    channels, where a batched LU solve of many tiny matrices costs far more than the arithmetic."""
+    if channels > 3:
+        matrix = np.stack([np.stack([cov[c, d] for d in range(channels)], -1) for c in range(channels)], -2)
+        return np.moveaxis(np.linalg.inv(matrix), (-2, -1), (0, 1))
+    if channels == 1:
+        return (1.0 / cov[0, 0])[None, None]
+    if channels == 2:
+        det = cov[0, 0] * cov[1, 1] - cov[0, 1] * cov[0, 1]
+        return np.stack([np.stack([cov[1, 1], -cov[0, 1]]), np.stack([-cov[0, 1], cov[0, 0]])]) / det
+    (a, b, c), (d, e), f = (cov[0, 0], cov[0, 1], cov[0, 2]), (cov[1, 1], cov[1, 2]), cov[2, 2]
+    adjugate = [d * f - e * e, c * e - b * f, b * e - c * d, a * f - c * c, b * c - a * e, a * d - b * b]
+    det = a * adjugate[0] + b * adjugate[1] + c * adjugate[2]
+    adjugate = [x / det for x in adjugate]
+    rows = [(0, 1, 2), (1, 3, 4), (2, 4, 5)]
+    return np.stack([np.stack([adjugate[i] for i in row]) for row in rows])
 
 
 def smooth_probabilities(probabilities: np.ndarray, guide: np.ndarray, radius: int, eps: float,

@@ -15,11 +15,11 @@ class _SmallMemoryNetwork(torch.nn.Module):
         super().__init__()
         self.network, self.max_rows, self.calls = network, max_rows, []
 
-    def predict_dense(self, tile):
+    def predict_dense(self, tile, **options):
         self.calls.append(tile.shape[-2])
         if tile.shape[-2] > self.max_rows:
             raise torch.cuda.OutOfMemoryError("CUDA out of memory (simulated limit)")
-        return self.network.predict_dense(tile)
+        return self.network.predict_dense(tile, **options)
 
 
 def test_out_of_memory_halves_the_tile_and_gives_the_same_map(trained):

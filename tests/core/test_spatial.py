@@ -68,3 +68,33 @@ def test_a_pixel_depends_only_on_pixels_within_the_halo(radius):
     crop = (slice(None), slice(r0 - reach, r1 + reach), slice(c0 - reach, c1 + reach))
     part = smooth_probabilities(probs[crop], guide[crop], radius, 0.25)
     np.testing.assert_allclose(part[:, reach:-reach, reach:-reach], full[:, r0:r1, c0:c1], atol=1e-5)
+
+
+def _reference_guided_filter(guide, source, radius, eps):
+    """The filter as He et al. write it, with a general matrix inverse per pixel (float64)."""
+    from scipy.ndimage import uniform_filter1d
+
+    def box(a):
+        return uniform_filter1d(uniform_filter1d(a, 2 * radius + 1, axis=-2, mode="reflect"), 2 * radius + 1,
+                                axis=-1, mode="reflect")
+
+    guide, source = guide.astype(np.float64), source.astype(np.float64)
+    c = guide.shape[0]
+    mean_i, mean_p = box(guide), box(source)
+    cov = np.stack([np.stack([box(guide[i] * guide[j]) - mean_i[i] * mean_i[j] + (eps if i == j else 0)
+                              for j in range(c)], -1) for i in range(c)], -2)
+    cross = np.stack([box(source * guide[i]) - mean_p * mean_i[i] for i in range(c)], -1)  # [K, h, w, C]
+    a = np.einsum("hwij,khwj->khwi", np.linalg.inv(cov), cross)
+    b = mean_p - np.einsum("khwi,ihw->khw", a, mean_i)
+    return np.einsum("khwi,ihw->khw", box(np.moveaxis(a, -1, 0)).transpose(1, 2, 3, 0), guide) + box(b)
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_the_filter_equals_the_textbook_one_for_any_guide(channels):
+    rng = np.random.default_rng(channels)
+    guide = rng.standard_normal((channels, 21, 18)).astype(np.float32)
+    guide[0] += np.linspace(-2, 2, 18, dtype=np.float32)  # an edge-like trend, not only noise
+    source = rng.dirichlet(np.ones(5), size=(21, 18)).transpose(2, 0, 1).astype(np.float32)
+    out = guided_filter(guide, source, 2, 0.25)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, _reference_guided_filter(guide, source, 2, 0.25), atol=2e-5)

@@ -140,29 +140,47 @@ def describe(ds, min_bands: int = 2) -> RasterInfo:
     )
 
 
-def read_window(ds, window: Window, info: RasterInfo | None = None, per_band: bool = False
-                ) -> tuple[np.ndarray, np.ndarray]:
+def read_window(ds, window: Window, info: RasterInfo | None = None, per_band: bool = False,
+                out: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Read the bands ``info`` selects in ``window`` as float32, with a validity mask (True = usable).
 
     A band's value is invalid when it is non-finite or its band's nodata value, and every band of a pixel
     the dataset's own mask hides; the mask is per pixel (valid in every band read), or ``[B, h, w]`` per
     band with ``per_band``. Gains and offsets of the spectral metadata are applied after the nodata test.
+    ``out``: a float32 array of the read's shape to read into (a reused buffer spares the allocation).
     """
     info = info or describe(ds)
     indexes = [i + 1 for i in info.band_indices]
-    data = ds.read(indexes, window=window, out_dtype="float32")
-    valid = np.isfinite(data)
-    for band, value in enumerate(info.band_nodata()):
-        if value is not None and not (isinstance(value, float) and math.isnan(value)):
-            valid[band] &= data[band] != np.float32(value)
-    if info.has_dataset_mask:
-        valid &= ds.read_masks(1, window=window)[None] > 0
+    if out is None:
+        data = ds.read(indexes, window=window, out_dtype="float32")
+    else:
+        data = ds.read(indexes, window=window, out=out)
+    valid = _validity(ds, window, info, data, per_band)
     scaling = info.band_scaling()
     if scaling is not None:
         gain, offset = scaling
         data *= gain[:, None, None]
         data += offset[:, None, None]
-    return data, (valid if per_band else np.all(valid, axis=0))
+    return data, valid
+
+
+def _validity(ds, window: Window, info: RasterInfo, data: np.ndarray, per_band: bool) -> np.ndarray:
+    nodata = [(band, np.float32(value)) for band, value in enumerate(info.band_nodata())
+              if value is not None and not (isinstance(value, float) and math.isnan(value))]
+    if per_band or not all(np.dtype(ds.dtypes[i]).kind in "iub" for i in info.band_indices):
+        valid = np.isfinite(data)
+        for band, value in nodata:
+            valid[band] &= data[band] != value
+        if not per_band:
+            valid = np.all(valid, axis=0)
+    else:  # integers read as float32 are always finite: only the nodata values can invalidate a pixel
+        valid = np.ones(data.shape[1:], dtype=bool)
+        for band, value in nodata:
+            valid &= data[band] != value
+    if info.has_dataset_mask:
+        mask = ds.read_masks(1, window=window) > 0
+        valid &= mask[None] if per_band else mask
+    return valid
 
 
 def read_padded(ds, window: Window, halo: int, info: RasterInfo | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -171,23 +189,56 @@ def read_padded(ds, window: Window, halo: int, info: RasterInfo | None = None) -
     Reflection is applied to the part of the halo that falls outside the scene, which gives the same
     values as reflect-padding the whole scene: patches and dense tiles therefore agree everywhere.
     """
-    info = info or describe(ds)
+    data, valid, pads = read_with_halo(ds, window, halo, info)
+    return reflect_pad(data, pads), reflect_pad(valid, pads)
+
+
+def halo_window(window: Window, halo: int, width: int, height: int) -> tuple[Window, tuple]:
+    """The part of ``window`` grown by ``halo`` that lies in the scene, and the reflection padding
+    ``((top, bottom), (left, right))`` that completes it."""
     row0, col0 = int(window.row_off) - halo, int(window.col_off) - halo
     row1, col1 = int(window.row_off + window.height) + halo, int(window.col_off + window.width) + halo
     r0, c0 = max(row0, 0), max(col0, 0)
-    r1, c1 = min(row1, info.height), min(col1, info.width)
-    data, valid = read_window(ds, Window(c0, r0, c1 - c0, r1 - r0), info)
-    pads = ((r0 - row0, row1 - r1), (c0 - col0, col1 - c1))
-    if any(p for pair in pads for p in pair):
-        data = _reflect(data, ((0, 0), *pads))
-        valid = _reflect(valid, pads)
-    return data, valid
+    r1, c1 = min(row1, height), min(col1, width)
+    return Window(c0, r0, c1 - c0, r1 - r0), ((r0 - row0, row1 - r1), (c0 - col0, col1 - c1))
 
 
-def _reflect(array: np.ndarray, pads) -> np.ndarray:
+def read_with_halo(ds, window: Window, halo: int, info: RasterInfo | None = None, out: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """:func:`read_padded` before its padding: the data and validity of the part in the scene, and the pads
+    for :func:`reflect_pad`. Any per-pixel computation may run before padding: it commutes with it.
+    ``out``: a flat float32 buffer, at least as large as the read, to read into."""
+    info = info or describe(ds)
+    inside, pads = halo_window(window, halo, info.width, info.height)
+    if out is not None:
+        out = out[:info.read_count * int(inside.height) * int(inside.width)]
+        out = out.reshape(info.read_count, int(inside.height), int(inside.width))
+    data, valid = read_window(ds, inside, info, out=out)
+    return data, valid, pads
+
+
+def halo_cache_bytes(ds, info: RasterInfo, tile_size: int, halo: int) -> int:
+    """GDAL block cache that lets row-major tiles grown by ``halo`` decode every block of the file once: the
+    blocks of the block rows one row of such tiles spans, across the scene (plus a block column of slack).
+    A smaller cache re-decodes a tile's neighbouring blocks for its halo, several times over when blocks hold
+    many bands (a 256 x 256 block of 200 uint16 bands is 26 MB)."""
+    block_height, block_width = ds.block_shapes[0]
+    rows = min(info.height, int(tile_size) + 2 * halo)
+    block_rows = min(math.ceil(info.height / block_height), math.ceil(rows / block_height) + 1)
+    block_cols = math.ceil(info.width / block_width) + 1
+    itemsize = max(np.dtype(d).itemsize for d in ds.dtypes)
+    return block_rows * block_cols * block_height * block_width * ds.count * itemsize
+
+
+def reflect_pad(array: np.ndarray, pads, axes: tuple[int, int] = (-2, -1)) -> np.ndarray:
+    """``array`` reflect-padded by ``pads`` ((top, bottom), (left, right)) along its two spatial ``axes``."""
+    if not any(p for pair in pads for p in pair):
+        return array
+    spec = [(0, 0)] * array.ndim
+    spec[axes[0]], spec[axes[1]] = pads
     # numpy's "reflect" needs at least two pixels along an axis; a one-pixel scene repeats its edge.
-    mode = "reflect" if min(array.shape[-2:]) > 1 else "edge"
-    return np.pad(array, pads, mode=mode)
+    mode = "reflect" if min(array.shape[a] for a in axes) > 1 else "edge"
+    return np.pad(array, spec, mode=mode)
 
 
 def iter_tiles(width: int, height: int, tile_size: int, rank: int = 0, world_size: int = 1) -> Iterator[Window]:

@@ -98,9 +98,103 @@ class SpectralSpatialEncoder(nn.Module):
         return self._trunk(x).flatten(1)
 
     def forward_dense(self, x: torch.Tensor) -> torch.Tensor:
+        self._check_tile(x)
+        return self._trunk(x)
+
+    def _check_tile(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.in_bands or min(x.shape[-2:]) < self.patch_size:
             raise ValueError(
                 f"expected a padded tile [B, {self.in_bands}, H+{self.patch_size - 1}, W+{self.patch_size - 1}], "
                 f"got {list(x.shape)}"
             )
-        return self._trunk(x)
+
+    def inference(self, dtype: torch.dtype = torch.float32) -> DenseInference:
+        """A frozen copy of the trunk for dense evaluation in eval mode (see :class:`DenseInference`)."""
+        return DenseInference(self, dtype)
+
+
+def fold_batchnorm(layer: nn.Module, bn: nn.Module | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The weight and bias of a convolution or linear ``layer`` with the eval-mode BatchNorm after it (if any)
+    folded in; float64, for the caller to cast."""
+    weight = layer.weight.detach().double()
+    bias = None if layer.bias is None else layer.bias.detach().double()
+    if bn is None:
+        return weight, bias
+    scale = 1.0 / torch.sqrt(bn.running_var.double() + bn.eps)
+    if bn.weight is not None:
+        scale = scale * bn.weight.detach().double()
+    shift = -bn.running_mean.double() * scale
+    if bn.bias is not None:
+        shift = shift + bn.bias.detach().double()
+    if bias is not None:
+        shift = shift + bias * scale
+    return weight * scale.reshape((-1,) + (1,) * (weight.dim() - 1)), shift
+
+
+class DenseInference:
+    """The encoder's dense pass for inference, more than twice as fast on the CPU as ``forward_dense``.
+
+    BatchNorm is folded into the convolutions and the ReLUs run in place. Everything is channels-last and
+    the band axis of the 3D convolutions is put last, (h, w, bands): then the first convolution's output is
+    already the layout the second one wants, and the second one's output, read as (h, w, band x channel),
+    is the channels-last input of the first 2D convolution (whose weights are permuted to match), so no
+    layer waits for a copy. ``pooled(x)`` gives the map the 1x1 projection reads (a caller can fold the
+    projection into what follows it); ``__call__(x)`` the features, equal to ``forward_dense`` up to float
+    rounding.
+
+    ``dtype`` bfloat16 runs the 2D layers in bfloat16; the 3D convolutions stay in float32: rounding
+    their inputs flipped four times as many labels as rounding any other layer's (Indian Pines).
+    """
+
+    def __init__(self, encoder: SpectralSpatialEncoder, dtype: torch.dtype = torch.float32) -> None:
+        self.encoder, self.dtype = encoder, dtype
+        device = encoder.project.weight.device
+        exact, cast = dict(dtype=torch.float32, device=device), dict(dtype=dtype, device=device)
+        last3d, last = dict(memory_format=torch.channels_last_3d), dict(memory_format=torch.channels_last)
+        self.conv3d = [(w.permute(0, 1, 3, 4, 2).to(**exact).contiguous(**last3d), b.to(**exact))
+                       for w, b in (fold_batchnorm(encoder.conv3d_1, encoder.bn3d_1),
+                                    fold_batchnorm(encoder.conv3d_2, encoder.bn3d_2))]
+        self.stride = (1, 1, encoder.conv3d_2.stride[0])
+        w3, b3 = fold_batchnorm(encoder.conv2d_1, encoder.bn2d_1)
+        channels = encoder.conv3d_2.out_channels
+        w3 = w3.reshape(w3.shape[0], channels, -1, *w3.shape[2:]).transpose(1, 2).reshape(w3.shape)
+        self.conv2d = [(w.to(**cast).contiguous(**last), b.to(**cast))
+                       for w, b in ((w3, b3), fold_batchnorm(encoder.conv2d_2, encoder.bn2d_2))]
+        self.centre = None
+        if encoder.centre is not None:
+            c = encoder.centre
+            self.centre = [tuple(t.to(**cast) for t in fold_batchnorm(c[i], c[i + 1])) for i in (0, 3)]
+        self.project = tuple(t.to(**cast) for t in fold_batchnorm(encoder.project, None))
+
+    def _conv3d_1(self, x: torch.Tensor) -> torch.Tensor:
+        """First 3D convolution of a channels-last tile [1, B, H, W], read as [1, 1, H, W, B]."""
+        n, bands, height, width = x.shape
+        x = x.as_strided((n, 1, height, width, bands), (x.stride(0), 1, x.stride(2), x.stride(3), 1))
+        weight, bias = self.conv3d[0]
+        if x.device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled:
+            # torch would send a one-channel 3D convolution of this shape to its slow reference kernel
+            h = torch.ops.aten.mkldnn_convolution(x, weight, bias, [0, 0, 0], [1, 1, 1], [1, 1, 1], 1)
+        else:
+            h = F.conv3d(x, weight, bias)
+        return h.contiguous(memory_format=torch.channels_last_3d).relu_()
+
+    def pooled(self, x: torch.Tensor) -> torch.Tensor:
+        self.encoder._check_tile(x)
+        x = x.to(torch.float32).contiguous(memory_format=torch.channels_last)
+        h = F.conv3d(self._conv3d_1(x), *self.conv3d[1], stride=self.stride).relu_()
+        n, channels, height, width, bands = h.shape
+        h = h.permute(0, 4, 1, 2, 3).reshape(n, bands * channels, height, width)  # a view: no copy
+        h = h.to(self.dtype)
+        for weight, bias in self.conv2d:
+            h = F.conv2d(h, weight, bias).relu_()
+        if self.encoder.pool_size > 1:
+            h = F.avg_pool2d(h, self.encoder.pool_size, stride=1)
+        if self.centre is not None:
+            r = self.encoder.patch_size // 2
+            (w1, b1), (w2, b2) = self.centre
+            centre = x[..., r:x.shape[-2] - r, r:x.shape[-1] - r].to(self.dtype)
+            h = torch.cat([h, F.conv2d(F.conv2d(centre, w1, b1).relu_(), w2, b2).relu_()], dim=1)
+        return h
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(self.pooled(x), *self.project)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Optional, Union
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .classifier import ClassifierHead
@@ -70,8 +71,13 @@ class ContrastDMNet(nn.Module):
         return self.head(self.features(patches))
 
     @torch.no_grad()
-    def predict_dense(self, tile: torch.Tensor, chunk: int = 65536) -> torch.Tensor:
-        """Class probabilities [K, H, W] for a tile [1, C, H+2r, W+2r] padded by r = patch_size // 2."""
+    def predict_dense(self, tile: torch.Tensor, chunk: int = 65536, dtype: torch.dtype = torch.float32
+                      ) -> torch.Tensor:
+        """Class probabilities [K, H, W] for a tile [1, C, H+2r, W+2r] padded by r = patch_size // 2.
+
+        ``dtype`` is the encoder's compute precision (bfloat16 trades exactness for speed); the head and
+        the softmax always run in float32.
+        """
         if tile.dim() == 3:
             tile = tile.unsqueeze(0)
         if tile.dim() != 4 or tile.shape[0] != 1:
@@ -79,15 +85,29 @@ class ContrastDMNet(nn.Module):
         was_training = self.training
         self.eval()  # BatchNorm must use running statistics to be per-pixel
         try:
-            fmap = self.encoder.forward_dense(tile)[0]  # [d, H, W]
-            d, h, w = fmap.shape
-            flat = fmap.reshape(d, h * w).t()
-            probs = torch.empty(h * w, self.n_classes, device=flat.device)
-            for start in range(0, h * w, chunk):
-                f = flat[start:start + chunk]
-                if self.refine_active:
-                    f = self.refine_features(f)
-                probs[start:start + chunk] = torch.softmax(self.head(f).float(), dim=1)
-            return probs.t().reshape(self.n_classes, h, w)
+            encoder = self.encoder.inference(dtype)
+            if self.refine_active:
+                return self._refined_probabilities(encoder(tile)[0].float(), chunk)
+            return self._dense_head(encoder.pooled(tile).float())
         finally:
             self.train(was_training)
+
+    def _dense_head(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Probabilities [K, H, W] from the map before the projection [1, c, H, W]: the projection and the
+        head's first layer have nothing between them, so they fold into one 1x1 convolution."""
+        first, second = (m for m in self.head.net if isinstance(m, nn.Linear))
+        weight, bias = self.encoder.project.weight.double()[:, :, 0, 0], self.encoder.project.bias.double()
+        folded = first.weight.double() @ weight
+        folded_bias = first.weight.double() @ bias + first.bias.double()
+        hidden = F.conv2d(pooled, folded[:, :, None, None].float(), folded_bias.float()).relu_()
+        logits = F.conv2d(hidden, second.weight[:, :, None, None], second.bias)
+        return torch.softmax(logits[0], dim=0).contiguous()
+
+    def _refined_probabilities(self, fmap: torch.Tensor, chunk: int) -> torch.Tensor:
+        d, h, w = fmap.shape
+        flat = fmap.reshape(d, h * w).t()
+        probs = torch.empty(h * w, self.n_classes, device=flat.device)
+        for start in range(0, h * w, chunk):
+            f = self.refine_features(flat[start:start + chunk])
+            probs[start:start + chunk] = torch.softmax(self.head(f).float(), dim=1)
+        return probs.t().reshape(self.n_classes, h, w)

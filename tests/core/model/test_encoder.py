@@ -76,3 +76,37 @@ def test_rejects_wrong_shapes():
         enc(torch.randn(2, 8, 7, 7))
     with pytest.raises(ValueError):
         SpectralSpatialEncoder(8, 4)
+
+
+@pytest.mark.parametrize("centre_branch", [False, True])
+@pytest.mark.parametrize("p, bands", [(1, 9), (3, 9), (5, 4), (7, 9), (11, 30)])
+def test_dense_inference_equals_forward_dense(p, bands, centre_branch):
+    torch.manual_seed(0)
+    enc = _warmed(SpectralSpatialEncoder(bands, p, feature_dim=12, spectral_channels=(2, 4), spatial_channels=8,
+                                         centre_branch=centre_branch), bands, p)
+    tile = torch.randn(1, bands, 9 + p - 1, 7 + p - 1)
+    with torch.no_grad():
+        expected = enc.forward_dense(tile)
+        fast = enc.inference()(tile)
+        fast_channels_last = enc.inference()(tile.contiguous(memory_format=torch.channels_last))
+    torch.testing.assert_close(fast, expected, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(fast_channels_last, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_dense_inference_in_bfloat16_stays_close_to_float32():
+    torch.manual_seed(0)
+    enc = _warmed(SpectralSpatialEncoder(16, 5, feature_dim=12, spectral_channels=(2, 4), spatial_channels=8), 16, 5)
+    tile = torch.randn(1, 16, 20, 20)
+    with torch.no_grad():
+        expected = enc.forward_dense(tile)
+        fast = enc.inference(torch.bfloat16)(tile).float()
+    assert (fast - expected).abs().max() < 0.02 * expected.abs().max()
+
+
+def test_dense_inference_leaves_the_training_path_alone():
+    enc = _warmed(SpectralSpatialEncoder(8, 5, feature_dim=8, spectral_channels=(2, 4), spatial_channels=8), 8, 5)
+    before = {k: v.clone() for k, v in enc.state_dict().items()}
+    enc.inference()(torch.randn(1, 8, 9, 9))
+    assert not enc.training
+    for key, value in enc.state_dict().items():
+        assert torch.equal(value, before[key]), key

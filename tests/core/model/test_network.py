@@ -95,3 +95,13 @@ def test_a_config_written_before_a_field_existed_reads_as_its_time_not_todays_de
     ContrastDMNet(BANDS, K, read).load_state_dict(net.state_dict(), strict=True)
     with pytest.raises(RuntimeError):  # the other architecture does not take these weights
         ContrastDMNet(BANDS, K, read.replace(centre_branch=True)).load_state_dict(net.state_dict(), strict=True)
+
+
+def test_predict_dense_in_bfloat16_gives_nearly_the_float32_probabilities():
+    net = _trained_like(tiny_config())
+    tile = torch.randn(1, BANDS, 12 + PATCH - 1, 10 + PATCH - 1, generator=torch.Generator().manual_seed(3))
+    exact = net.predict_dense(tile)
+    fast = net.predict_dense(tile, dtype=torch.bfloat16)
+    assert fast.dtype == torch.float32 and fast.shape == exact.shape
+    torch.testing.assert_close(fast.sum(0), torch.ones(12, 10))
+    assert (fast - exact).abs().max() < 0.02
