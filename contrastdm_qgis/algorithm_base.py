@@ -368,6 +368,11 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
     def check_inputs(self, parameters, context) -> None:
         self.raster_path(parameters, context)
 
+    def check_model_file(self, parameters, context) -> None:
+        model = self.parameterAsFile(parameters, self.MODEL, context)
+        if not model or not os.path.isfile(model):
+            raise QgsProcessingException(self.tr(f"The model file does not exist: {model or '(none)'}"))
+
     def check_training_inputs(self, parameters, context) -> None:
         source = self.parameterAsSource(parameters, self.TRAINING_VECTOR, context)
         if source is None:

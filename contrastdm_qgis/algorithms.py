@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
-from qgis.core import QgsProcessingException, QgsProcessingParameterFile
+from qgis.core import QgsProcessingParameterFile
 
 from . import styling
 from .algorithm_base import (
@@ -67,9 +65,7 @@ class ClassifyRasterAlgorithm(ContrastDMAlgorithm):
 
     def check_inputs(self, parameters, context) -> None:
         super().check_inputs(parameters, context)
-        model = self.parameterAsFile(parameters, self.MODEL, context)
-        if not model or not os.path.isfile(model):
-            raise QgsProcessingException(self.tr(f"The model file does not exist: {model or '(none)'}"))
+        self.check_model_file(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         model = self.parameterAsFile(parameters, self.MODEL, context)

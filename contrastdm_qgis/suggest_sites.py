@@ -77,9 +77,7 @@ class SuggestSitesAlgorithm(ContrastDMAlgorithm):
 
     def check_inputs(self, parameters, context) -> None:
         super().check_inputs(parameters, context)
-        model = self.parameterAsFile(parameters, self.MODEL, context)
-        if not model or not os.path.isfile(model):
-            raise QgsProcessingException(self.tr(f"The model file does not exist: {model or '(none)'}"))
+        self.check_model_file(parameters, context)
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         output = geopackage_output(self.parameterAsOutputLayer(parameters, self.OUTPUT_SITES, context))
