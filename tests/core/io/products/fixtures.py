@@ -218,3 +218,26 @@ def check_error(excinfo, *fragments: str) -> None:
     assert "\n" not in message and message.strip() == message
     for fragment in fragments:
         assert fragment in message, message
+
+
+def check_refused(path, out_dir, *fragments: str) -> None:
+    """Materialising ``path`` fails with one clear message naming ``fragments`` and leaves nothing behind."""
+    import pytest
+
+    from contrastdm.errors import InputError
+    from contrastdm.io.products import materialize
+
+    with pytest.raises(InputError) as excinfo:
+        materialize(path, out_dir)
+    check_error(excinfo, *fragments)
+    assert not out_dir.exists() or list(out_dir.iterdir()) == []
+
+
+def check_reused(path, out_dir) -> None:
+    """A second materialisation of the same product returns the first file without rewriting it."""
+    from contrastdm.io.products import materialize
+
+    first = materialize(path, out_dir)
+    stamp = first.stat().st_mtime_ns
+    assert materialize(path, out_dir) == first
+    assert first.stat().st_mtime_ns == stamp

@@ -3,10 +3,9 @@
 import numpy as np
 import pytest
 import rasterio
-from fixtures import EMIT_NAME, check_bands, check_error, emit_glt, write_emit
+from fixtures import EMIT_NAME, check_bands, check_refused, check_reused, emit_glt, write_emit
 
 import contrastdm.io.products.emit as emit
-from contrastdm.errors import InputError
 from contrastdm.io.products import Product, convert, detect, materialize
 
 pytest.importorskip("h5py")
@@ -68,10 +67,7 @@ def test_memory_stays_bounded_with_small_blocks(product, tmp_path, monkeypatch):
 
 
 def test_reuse_does_not_rewrite(product, tmp_path):
-    first = materialize(product.path, tmp_path / "out")
-    stamp = first.stat().st_mtime_ns
-    assert materialize(product.path, tmp_path / "out") == first
-    assert first.stat().st_mtime_ns == stamp
+    check_reused(product.path, tmp_path / "out")
 
 
 def test_convert(product, tmp_path):
@@ -81,21 +77,14 @@ def test_convert(product, tmp_path):
         assert np.array_equal(src.read(), product.expected)
 
 
-def _fails(path, out_dir, *fragments):
-    with pytest.raises(InputError) as excinfo:
-        materialize(path, out_dir)
-    check_error(excinfo, *fragments)
-    assert not out_dir.exists() or list(out_dir.iterdir()) == []
-
-
 def test_no_location_group(tmp_path):
     fx = write_emit(tmp_path / EMIT_NAME, location=False)
-    _fails(fx.path, tmp_path / "out", "EMIT file has no geometry lookup table (location/glt_x, glt_y): ")
+    check_refused(fx.path, tmp_path / "out", "EMIT file has no geometry lookup table (location/glt_x, glt_y): ")
 
 
 def test_no_wavelengths(tmp_path):
     fx = write_emit(tmp_path / EMIT_NAME, wavelengths=False)
-    _fails(fx.path, tmp_path / "out", "EMIT file has no band wavelengths (sensor_band_parameters/wavelengths)")
+    check_refused(fx.path, tmp_path / "out", "EMIT file has no band wavelengths (sensor_band_parameters/wavelengths)")
 
 
 def test_hdf5_without_reflectance(tmp_path):
@@ -104,24 +93,24 @@ def test_hdf5_without_reflectance(tmp_path):
     path = tmp_path / EMIT_NAME
     with h5py.File(path, "w") as f:
         f.create_group("sensor_band_parameters")
-    _fails(path, tmp_path / "out", "EMIT file has no reflectance cube (reflectance)")
+    check_refused(path, tmp_path / "out", "EMIT file has no reflectance cube (reflectance)")
 
 
 def test_glt_pointing_outside_the_cube(tmp_path):
     glt_x, glt_y = emit_glt(36, 12, 24, 10)
     glt_y[30, 5] = 99
     fx = write_emit(tmp_path / EMIT_NAME, glt=(glt_x, glt_y))
-    _fails(fx.path, tmp_path / "out", "points outside the 24 x 10 reflectance cube")
+    check_refused(fx.path, tmp_path / "out", "points outside the 24 x 10 reflectance cube")
 
 
 def test_not_hdf5(tmp_path):
     path = tmp_path / EMIT_NAME
     path.write_bytes(b"\x89HDF truncated")
-    _fails(path, tmp_path / "out", "EMIT file cannot be read as HDF5")
+    check_refused(path, tmp_path / "out", "EMIT file cannot be read as HDF5")
 
 
 def test_other_emit_products_are_named_and_refused(tmp_path):
     path = tmp_path / "EMIT_L1B_RAD_001_20220815T042838_2222703_003.nc"
     path.write_bytes(b"")
     assert detect(path).sensor == "EMIT L1B radiance"
-    _fails(path, tmp_path / "out", "EMIT L1B radiance products are not supported", "EMIT_L2A_RFL_")
+    check_refused(path, tmp_path / "out", "EMIT L1B radiance products are not supported", "EMIT_L2A_RFL_")

@@ -3,10 +3,16 @@
 import numpy as np
 import pytest
 import rasterio
-from fixtures import PRISMA_FIELDS, PRISMA_NAME, check_bands, check_error, write_prisma
+from fixtures import (
+    PRISMA_FIELDS,
+    PRISMA_NAME,
+    check_bands,
+    check_refused,
+    check_reused,
+    write_prisma,
+)
 
 import contrastdm.io.products.prisma as prisma
-from contrastdm.errors import InputError
 from contrastdm.io.products import Product, convert, detect, materialize
 
 pytest.importorskip("h5py")
@@ -48,10 +54,7 @@ def test_blocks_of_rows_give_the_same_result(tmp_path, monkeypatch):
 
 
 def test_reuse_does_not_rewrite(product, tmp_path):
-    first = materialize(product.path, tmp_path / "out")
-    stamp = first.stat().st_mtime_ns
-    assert materialize(product.path, tmp_path / "out") == first
-    assert first.stat().st_mtime_ns == stamp
+    check_reused(product.path, tmp_path / "out")
 
 
 def test_convert(product, tmp_path):
@@ -60,16 +63,9 @@ def test_convert(product, tmp_path):
         check_bands(src, product)
 
 
-def _fails(path, out_dir, *fragments):
-    with pytest.raises(InputError) as excinfo:
-        materialize(path, out_dir)
-    check_error(excinfo, *fragments)
-    assert not out_dir.exists() or list(out_dir.iterdir()) == []
-
-
 def test_missing_cube(tmp_path):
     fx = write_prisma(tmp_path / PRISMA_NAME, skip_dataset="SWIR_Cube")
-    _fails(fx.path, tmp_path / "out", f"PRISMA L2D file has no {PRISMA_FIELDS}/SWIR_Cube")
+    check_refused(fx.path, tmp_path / "out", f"PRISMA L2D file has no {PRISMA_FIELDS}/SWIR_Cube")
 
 
 def test_hdf5_without_any_cube(tmp_path):
@@ -78,17 +74,17 @@ def test_hdf5_without_any_cube(tmp_path):
     path = tmp_path / PRISMA_NAME
     with h5py.File(path, "w") as f:
         f.create_group("HDFEOS/SWATHS/PRS_L2D_HCO")
-    _fails(path, tmp_path / "out", "VNIR_Cube and no", "SWIR_Cube")
+    check_refused(path, tmp_path / "out", "VNIR_Cube and no", "SWIR_Cube")
 
 
 @pytest.mark.parametrize("attribute", ["List_Cw_Swir", "L2ScaleVnirMax", "Epsg_Code", "Product_ULcorner_easting"])
 def test_missing_attribute(tmp_path, attribute):
     fx = write_prisma(tmp_path / PRISMA_NAME, skip_attribute=attribute)
-    _fails(fx.path, tmp_path / "out", f"PRISMA L2D file has no {attribute} attribute")
+    check_refused(fx.path, tmp_path / "out", f"PRISMA L2D file has no {attribute} attribute")
 
 
 def test_other_prisma_levels_are_named_and_refused(tmp_path):
     path = tmp_path / "PRS_L1_STD_OFFL_20200116101454_20200116101458_0001.he5"
     path.write_bytes(b"")
     assert detect(path).sensor == "PRISMA L1"
-    _fails(path, tmp_path / "out", "PRISMA L1 products are not supported")
+    check_refused(path, tmp_path / "out", "PRISMA L1 products are not supported")
