@@ -97,7 +97,7 @@ def load_model(path, device="cpu") -> Model:
     from safetensors.torch import load_file
 
     from .io.styles import parse_color
-    from .model.learner import LearnerConfig
+    from .model.config import LearnerConfig
     from .model.network import ContrastDMNet
 
     metadata = read_metadata(path)

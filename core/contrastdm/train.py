@@ -37,7 +37,7 @@ class TrainResult:
 
 def make_config(preset: str = "balanced", **overrides):
     """A learner configuration from a preset, with ``None`` overrides ignored."""
-    from .model.learner import PRESETS, LearnerConfig
+    from .model.config import PRESETS, LearnerConfig
 
     if preset not in PRESETS:
         raise InputError(f"unknown preset '{preset}'; use one of {', '.join(PRESETS)}")
@@ -166,7 +166,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     from . import distributed
     from .device import describe_device, resolve_device
     from .model import spectral
-    from .model.learner import fit
+    from .training import fit
 
     started = time.monotonic()
     config = make_config(preset, **options)

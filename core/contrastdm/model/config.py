@@ -3,12 +3,31 @@
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional, Union
+
+from ..choices import SPECTRAL_MEMBER
+from ..errors import InputError
 
 # What a configuration written before a field existed meant by it: model files and benchmark records predate some
 # fields, and a missing field reads as the behaviour of its time, not as today's default (which may have moved).
 IMPLIED_WHEN_MISSING: dict[str, Any] = {"centre_branch": False, "spectral_member": "off"}
+
+DIFFUSION_STAGES = ("finetuned", "pretrained")
+DIFFUSION_SCHEDULES = ("cosine", "linear")
+# The ranges of the numeric settings that validate() does not word itself.
+_AT_LEAST_ONE = ("feature_dim", "spectral_channels", "spatial_channels", "head_hidden", "diffusion_timesteps",
+                 "diffusion_steps", "diffusion_hidden", "diffusion_views", "ddim_steps", "synthetic_per_class",
+                 "batch_size", "pseudo_label_pool", "spectral_epochs")
+_NOT_NEGATIVE = ("contrastive_epochs", "contrastive_samples_per_epoch", "supcon_weight", "diffusion_blocks",
+                 "diffusion_unlabeled", "guidance", "synthetic_weight", "diffusion_reg_weight", "head_epochs",
+                 "finetune_epochs", "min_steps_per_epoch", "encoder_lr_scale", "weight_decay", "class_balance",
+                 "pseudo_label_per_class", "pseudo_label_rounds", "aug_noise", "aug_scale", "aug_shift", "seed")
+_POSITIVE = ("temperature", "contrastive_learning_rate", "learning_rate")
+_FRACTIONS = ("dropout", "cond_dropout", "label_smoothing", "validation_fraction", "aug_band_drop")  # [0, 1)
+_UNIT_RANGE = ("refine_strength", "pseudo_label_threshold", "pseudo_label_start")  # [0, 1]
 
 
 @dataclass
@@ -84,6 +103,7 @@ class LearnerConfig:
     # (polygons, rectangles), not scattered points; training saves the resolved "on" or "off".
     spectral_member: str = "auto"
     spectral_weight: float = 0.5
+    spectral_epochs: int = 200  # the spectral member's training schedule (its epoch chosen on a carved slice)
     # -- augmentation ------------------------------------------------------------------------------
     aug_noise: float = 0.05
     aug_scale: float = 0.1
@@ -109,6 +129,41 @@ class LearnerConfig:
 
     def replace(self, **changes: Any) -> LearnerConfig:
         return dataclasses.replace(self, **changes)
+
+    def validate(self) -> LearnerConfig:
+        """Raise InputError for the first setting training cannot use; returns the config itself when all are fine."""
+        self._check_numbers()
+        if self.patch_size < 1 or self.patch_size % 2 == 0:
+            raise InputError(f"patch size must be a positive odd number, not {self.patch_size}")
+        if self.spectral_member not in SPECTRAL_MEMBER or not 0.0 <= self.spectral_weight <= 1.0:
+            raise InputError(f"spectral member must be one of {', '.join(SPECTRAL_MEMBER)} and its weight within "
+                             f"0..1, not {self.spectral_member!r} and {self.spectral_weight}")
+        if self.smoothing_radius < 0 or not self.smoothing_eps > 0:
+            raise InputError(f"smoothing needs a radius of 0 (off) or more pixels and a positive eps, not "
+                             f"{self.smoothing_radius} and {self.smoothing_eps}")
+        if self.diffusion_stage not in DIFFUSION_STAGES:
+            raise InputError(f"diffusion_stage must be 'finetuned' or 'pretrained', not {self.diffusion_stage!r}")
+        if self.diffusion_schedule not in DIFFUSION_SCHEDULES:
+            raise InputError(f"diffusion_schedule must be 'cosine' or 'linear', not {self.diffusion_schedule!r}")
+        ranges = ((_AT_LEAST_ONE, lambda v: v >= 1, "at least 1"), (_NOT_NEGATIVE, lambda v: v >= 0, "0 or more"),
+                  (_POSITIVE, lambda v: v > 0, "above 0"), (_FRACTIONS, lambda v: 0 <= v < 1, "within [0, 1)"),
+                  (_UNIT_RANGE, lambda v: 0 <= v <= 1, "within [0, 1]"))
+        for names, ok, wanted in ranges:
+            for name in names:
+                if not ok(getattr(self, name)):  # written so that NaN fails too
+                    raise InputError(f"{name} must be {wanted}, not {getattr(self, name)!r}")
+        return self
+
+    def _check_numbers(self) -> None:
+        """Whole numbers where the default is one, finite numbers where it is a float (bools are neither)."""
+        defaults = LearnerConfig()
+        for f in fields(self):
+            kind, value = type(getattr(defaults, f.name)), getattr(self, f.name)
+            if kind is int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
+                raise InputError(f"{f.name} must be a whole number, not {value!r}")
+            if kind is float and (isinstance(value, bool) or not isinstance(value, numbers.Real)
+                                  or not math.isfinite(value)):
+                raise InputError(f"{f.name} must be a finite number, not {value!r}")
 
 
 PRESETS: dict[str, LearnerConfig] = {

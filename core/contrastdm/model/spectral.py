@@ -16,7 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
-SETTINGS = ("auto", "on", "off")
+from ..choices import SPECTRAL_MEMBER as SETTINGS  # "auto", "on", "off"
+
 # Labels drawn as areas: most of a training pixel's 8 neighbours are training pixels too (0.64-0.88 for the
 # rectangles and whole fields of the benchmark); for scattered points the share is about the sampling rate
 # (0.04-0.10 there), so the gate sits in the middle of a wide gap, not on a tuned value.

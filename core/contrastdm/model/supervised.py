@@ -23,7 +23,7 @@ from .selection import EpochSelector
 
 def carve_validation(y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices (train, val) of the training pixels: ~``fraction`` of each class, never a class's last one."""
-    from .learner import stratified_split
+    from .data import stratified_split
 
     return stratified_split(np.asarray(y), fraction, seed)
 
@@ -89,7 +89,7 @@ def train_supervised(model, x: np.ndarray, y: np.ndarray, *, epochs: int, batch_
 def _train(model, schedule: Schedule, train, validation, device, generator, progress, is_cancelled,
            stop_after=None):
     """One training run on ``train`` = (x, y); with ``validation`` data, returns to the chosen epoch's weights."""
-    from .learner import on_device
+    from .data import on_device
 
     x_tr, y_tr = on_device(torch.as_tensor(train[0]), device), on_device(torch.as_tensor(train[1]).long(), device)
     x_va, y_va = validation[0], torch.as_tensor(validation[1]).long()

@@ -2,15 +2,12 @@
 
 import pytest
 import torch
-from model_testdata import make_patches
+from model_testdata import tiny_dataset
 
 
 @pytest.fixture(scope="session")
 def tiny_data():
-    x_tr, y_tr = make_patches(12, seed=1)
-    x_unl, _ = make_patches(20, seed=2)
-    x_te, y_te = make_patches(20, seed=3)
-    return dict(unlabeled=x_unl, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
+    return tiny_dataset()
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,4 @@
-"""Tiny generated hyperspectral data and a tiny config (shared by the model tests)."""
+"""Tiny generated hyperspectral data and a tiny config (shared by the model and training tests)."""
 
 import numpy as np
 
@@ -19,6 +19,14 @@ def make_patches(n_per_class: int, seed: int = 0, k: int = K, bands: int = BANDS
     x, y = np.concatenate(x), np.concatenate(y)
     perm = rng.permutation(len(y))
     return x[perm], y[perm]
+
+
+def tiny_dataset() -> dict:
+    """12 training, 20 unlabelled and 20 test patches per class."""
+    x_tr, y_tr = make_patches(12, seed=1)
+    x_unl, _ = make_patches(20, seed=2)
+    x_te, y_te = make_patches(20, seed=3)
+    return dict(unlabeled=x_unl, x_train=x_tr, y_train=y_tr, x_test=x_te, y_test=y_te)
 
 
 def tiny_config(**changes) -> LearnerConfig:

@@ -1,11 +1,10 @@
-import numpy as np
 import pytest
 import torch
 from model_testdata import tiny_config
 
 from contrastdm.errors import Cancelled
 from contrastdm.feedback import RecordingFeedback
-from contrastdm.model import FitResult, fit
+from contrastdm.training import FitResult, fit
 
 
 def _fit(data, cfg, feedback=None, **kw):
@@ -73,6 +72,22 @@ def test_unknown_diffusion_stage_is_an_input_error(tiny_data):
         _fit(tiny_data, tiny_config(diffusion_stage="later"))
 
 
+def test_fit_checks_the_config_before_training(tiny_data):
+    from contrastdm.errors import InputError
+
+    fb = RecordingFeedback()
+    with pytest.raises(InputError, match="batch_size"):
+        _fit(tiny_data, tiny_config(batch_size=0), fb)
+    assert fb.events == []
+
+
+def test_model_package_re_exports_fit():
+    import contrastdm.model
+    import contrastdm.training
+
+    assert contrastdm.model.fit is contrastdm.training.fit and contrastdm.model.FitResult is FitResult
+
+
 def test_supervised_only_config_skips_contrastive_and_diffusion(tiny_data):
     fb = RecordingFeedback()
     x_val, y_val = tiny_data["x_test"][:9], tiny_data["y_test"][:9]
@@ -110,15 +125,6 @@ def test_cancellation_raises_cancelled(tiny_data, after):
         _fit(tiny_data, tiny_config(), fb)
     progress = [e for e in fb.events if e[0] == "progress"]
     assert len(progress) == after  # stopped at the very next batch
-
-
-def test_validation_slice_is_stratified_and_carved_from_training_only():
-    from contrastdm.model.learner import stratified_split
-
-    y = np.array([0] * 10 + [1] * 5 + [2] * 1)
-    tr, va = stratified_split(y, 0.2, seed=0)
-    assert sorted(np.concatenate([tr, va]).tolist()) == list(range(16))
-    assert np.bincount(y[va], minlength=3).tolist() == [2, 1, 0]
 
 
 def test_bad_inputs_are_input_errors(tiny_data):

@@ -1,0 +1,81 @@
+"""``fit``: contrastive pre-training -> (feature diffusion) -> supervised fine-tuning -> (refit) -> (feature
+diffusion), each stage in its own module of this package, all sharing one :class:`TrainingContext`.
+
+Model selection (best epoch, whether refinement and the retrained head help) uses only the validation split;
+when none is given, a stratified slice is carved from the training samples.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Union
+
+import torch
+
+from .. import distributed
+from ..device import resolve_device
+from ..model.config import LearnerConfig, as_config
+from ..model.network import ContrastDMNet
+from . import finetune, pseudo, refinement, synthesis
+from .context import ProgressFn, make_context
+from .pretrain import pretrain
+
+
+@dataclass
+class FitResult:
+    network: ContrastDMNet  # in eval mode, on the training device; network.config is the effective config
+    history: dict = field(default_factory=dict)  # per-stage loss lists (+ "val_oa" per fine-tuning epoch)
+    validation: dict = field(default_factory=dict)  # split source/size, best epoch, OA, refinement choice
+
+    @property
+    def config(self) -> LearnerConfig:
+        return self.network.config
+
+
+def fit(
+    unlabeled: Any,
+    x_train: Any,
+    y_train: Any,
+    x_val: Any = None,
+    y_val: Any = None,
+    n_classes: Optional[int] = None,
+    config: Optional[Union[LearnerConfig, Mapping[str, Any], str]] = None,
+    device: Union[str, torch.device, None] = "auto",
+    progress: Optional[ProgressFn] = None,
+    is_cancelled: Optional[Callable[[], bool]] = None,
+) -> FitResult:
+    """Train a ContrastDM network.
+
+    unlabeled: [M, C, p, p] float patches (may be None or empty); x_train: [N, C, p, p]; y_train: [N]
+    int labels in 0..K-1; x_val/y_val: optional validation patches (None: carve a stratified slice of
+    the training samples).  progress(stage, fraction, message) with stages "contrastive",
+    "diffusion", "finetune"; is_cancelled() is polled every batch and raises Cancelled.
+    """
+    cfg = as_config(config)
+    cfg.validate()
+    dev = distributed.setup(resolve_device(device))
+    # fork_rng: seeding must not disturb the caller's global random state.
+    with torch.random.fork_rng(devices=_cuda_devices(dev)):
+        torch.manual_seed(cfg.seed)
+        ctx = make_context(cfg, dev, unlabeled=unlabeled, x_train=x_train, y_train=y_train, x_val=x_val,
+                           y_val=y_val, n_classes=n_classes, progress=progress, is_cancelled=is_cancelled)
+        pretrain(ctx)
+        synthetic = synthesis.fit_on_pretrained(ctx) if ctx.early_diffusion else None
+        pool = pseudo.draw_pool(ctx)
+        selected = finetune.select_epoch(ctx, synthetic=synthetic, pool=pool)
+        if cfg.refine and ctx.early_diffusion:
+            refinement.choose(ctx)  # before the refit trains on the validation slice
+        if ctx.refit:
+            finetune.refit(ctx, selected, synthetic=synthetic, pool=pool)
+        if ctx.late_diffusion:
+            synthesis.fit_on_finetuned(ctx)
+            if cfg.refine:
+                refinement.choose(ctx, after_refit=ctx.refit)
+        ctx.net.eval()
+    return FitResult(network=ctx.net, history=ctx.history, validation=ctx.validation)
+
+
+def _cuda_devices(dev: torch.device) -> list[int]:
+    if dev.type != "cuda":
+        return []
+    return [torch.cuda.current_device() if dev.index is None else dev.index]
