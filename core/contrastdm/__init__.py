@@ -7,6 +7,7 @@ Python API (each mirrors a CLI command and takes an optional feedback object, se
     contrastdm.classify(raster, model_path, output_path, confidence=None)
     contrastdm.evaluate(map_path, vector, class_field, report_path)
     contrastdm.run(raster, vector, class_field, model_path, output_path)
+    contrastdm.prepare(raster)  # fill the scene cache, so the next train on the raster starts sooner
 """
 
 from .bundle import load_model
@@ -16,6 +17,8 @@ from .evaluate import evaluate as _evaluate
 from .io.gdal_env import with_gdal_settings as _with_gdal_settings
 from .pipeline import RunResult
 from .pipeline import run as _run
+from .prepare import PrepareResult
+from .prepare import prepare as _prepare
 from .train import TrainResult
 from .train import train as _train
 from .version import __version__
@@ -26,6 +29,7 @@ train = _with_gdal_settings(_train)
 classify = _with_gdal_settings(_classify)
 evaluate = _with_gdal_settings(_evaluate)
 run = _with_gdal_settings(_run)
+prepare = _with_gdal_settings(_prepare)
 
-__all__ = ["__version__", "train", "classify", "evaluate", "run", "load_model", "TrainResult", "ClassifyResult",
-           "RunResult"]
+__all__ = ["__version__", "train", "classify", "evaluate", "run", "prepare", "load_model", "TrainResult",
+           "ClassifyResult", "RunResult", "PrepareResult"]

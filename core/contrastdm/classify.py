@@ -32,11 +32,10 @@ from .io.raster import (
     reflect_pad,
     tile_count,
 )
-from .io.writer import ClassificationWriter
+from .io.writer import CONFIDENCE_NODATA, ClassificationWriter
 from .spatial import guide_from_features, smooth_probabilities
 from .spatial import halo as smoothing_halo
 
-CONFIDENCE_NODATA = -1.0
 PRECISIONS = ("float32", "bfloat16", "auto")
 
 
@@ -138,12 +137,13 @@ class _Pipeline:
     smoothing. Per-pixel steps run on the part of the tile inside the scene and are reflect-padded after,
     which equals padding the raw bands first (they commute) at a fraction of the cost."""
 
-    def __init__(self, model: Model, device, radius: int, dtype, feedback) -> None:
+    def __init__(self, model: Model, device, radius: int, weight: float, dtype, feedback) -> None:
         self.model, self.device, self.radius, self.dtype, self.feedback = model, device, radius, dtype, feedback
         self.config = model.network.config
         self.patch_halo = model.patch_size // 2
         self.halo = self.patch_halo + smoothing_halo(radius)
-        self.member = None if model.spectral is None else _Member(model.spectral, dtype)
+        self.weight = weight
+        self.member = None if model.spectral is None or weight == 0 else _Member(model.spectral, dtype)
         from .model.spectral import fuse
 
         self.fuse = fuse
@@ -171,7 +171,7 @@ class _Pipeline:
                                self.dtype)
         if member is not None:
             member = reflect_pad(member, pads)[(slice(None), *inner)]
-            probs = self.fuse(probs, member, self.config.spectral_weight)
+            probs = self.fuse(probs, member, self.weight)
         if self.radius:
             guide = guide_from_features(features[inner].transpose(2, 0, 1), self.guide_scale)
             probs = smooth_probabilities(probs, guide, self.radius, self.config.smoothing_eps, valid[inner])
@@ -285,11 +285,13 @@ def _compute_dtype(device, precision: str):
 
 
 def classify(raster, model, output, *, confidence=None, probabilities=None, tile_size: int = 256,
-             device: str = "auto", smoothing_radius: int | None = None, cog: bool = False,
-             precision: str = "float32", feedback=None) -> ClassifyResult:
+             device: str = "auto", smoothing_radius: int | None = None, spectral_weight: float | None = None,
+             cog: bool = False, precision: str = "float32", feedback=None) -> ClassifyResult:
     """Classify every pixel of ``raster`` with ``model`` (a path or a loaded :class:`Model`).
 
     ``smoothing_radius``: edge-preserving smoothing of the probabilities (0 = off); None takes the model's.
+    ``spectral_weight``: the spectral member's share of the probabilities (0 = the network alone, 1 = the member
+    alone), for a model that has one; None takes the model's.
     ``cog``: write the outputs as Cloud-Optimized GeoTIFFs with overviews.
     ``precision``: "float32" (exact); "bfloat16" runs the 2D convolutions and the spectral member in bfloat16,
     about a fifth less CPU time where the processor computes it natively, at the price of a few near-tied
@@ -315,7 +317,10 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
     radius = model.network.config.smoothing_radius if smoothing_radius is None else smoothing_radius
     if int(radius) < 0:
         raise InputError(f"smoothing radius must be 0 (off) or a positive number of pixels, not {radius}")
-    pipeline = _Pipeline(model, torch_device, int(radius), dtype, feedback)
+    weight = model.network.config.spectral_weight if spectral_weight is None else float(spectral_weight)
+    if not 0.0 <= weight <= 1.0:
+        raise InputError(f"spectral member weight must lie within 0..1, not {spectral_weight}")
+    pipeline = _Pipeline(model, torch_device, int(radius), weight, dtype, feedback)
     with open_raster(raster) as ds:
         info = describe(ds)
         info = info.with_bands(match_bands(model, info))

@@ -46,14 +46,7 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("training options (default: the preset's)")
     group.add_argument("--preset", choices=choices.PRESETS, default=choices.DEFAULT_PRESET)
     group.add_argument("--patch-size", type=int, help="odd patch side in pixels")
-    group.add_argument("--pca-components", type=int, default=30,
-                       help="components the spectral reduction keeps (0: no reduction)")
-    group.add_argument("--reduction", choices=choices.REDUCTIONS, default=choices.DEFAULT_REDUCTION,
-                       help="spectral reduction: principal components, or minimum noise fraction (noise-whitened)")
-    group.add_argument("--bands", help='keep only these bands: band numbers "1-50,60" or wavelengths "400-1300nm" '
-                                        "(default: every band not found bad)")
-    group.add_argument("--drop-bands", help='drop these bands as well: band numbers "104-108" or wavelengths '
-                                             '"1340-1460nm"')
+    _preprocess_arguments(group)
     group.add_argument("--feature-dim", type=int)
     group.add_argument("--contrastive-epochs", type=int)
     group.add_argument("--diffusion-steps", type=int)
@@ -74,6 +67,44 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                        help="any other learner setting, e.g. --set temperature=0.1 (repeatable)")
 
 
+def _cache_options(parser: argparse.ArgumentParser, off_switch: bool = True) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--cache-dir", metavar="DIR",
+                       help="scene cache folder: the label-free preprocessing of a raster is kept there and reused "
+                            "(default: $CONTRASTDM_CACHE_DIR/scenes, else $XDG_CACHE_HOME/contrastdm/scenes, else "
+                            "~/.cache/contrastdm/scenes)")
+    if off_switch:
+        group.add_argument("--no-cache", action="store_true", help="neither read nor write the scene cache")
+
+
+def _preprocess_arguments(group) -> None:
+    """The settings the label-free preprocessing depends on besides the seed (train, run and prepare)."""
+    group.add_argument("--pca-components", type=int, default=30,
+                       help="components the spectral reduction keeps (0: no reduction)")
+    group.add_argument("--reduction", choices=choices.REDUCTIONS, default=choices.DEFAULT_REDUCTION,
+                       help="spectral reduction: principal components, or minimum noise fraction (noise-whitened)")
+    group.add_argument("--bands", help='keep only these bands: band numbers "1-50,60" or wavelengths "400-1300nm" '
+                                        "(default: every band not found bad)")
+    group.add_argument("--drop-bands", help='drop these bands as well: band numbers "104-108" or wavelengths '
+                                             '"1340-1460nm"')
+
+
+def _scene_options(parser: argparse.ArgumentParser, seed: bool = False) -> None:
+    group = parser.add_argument_group("preprocessing options (the same defaults as train)")
+    _preprocess_arguments(group)
+    if seed:
+        group.add_argument("--seed", type=int, help="random seed of the pixel sample (default: training's, 0)")
+
+
+def _cache_arg(args):
+    """The ``cache`` argument of the Python API from --cache-dir / --no-cache."""
+    if getattr(args, "no_cache", False):
+        return None
+    if args.cache_dir is not None and not args.cache_dir.strip():
+        raise ContrastDMError("--cache-dir: give a folder")
+    return args.cache_dir or "default"
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     _common(common)
@@ -85,6 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("train", parents=[common], help="train a model from a raster and training polygons")
     _training_options(p)
+    _cache_options(p)
     p.add_argument("--report", help="HTML training report to write (a .json is written next to it)")
 
     p = commands.add_parser("classify", parents=[common], help="classify a raster with a model")
@@ -115,6 +147,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--report")
     p.add_argument("--tile-size", type=int, default=256)
     p.add_argument("--cog", action="store_true", help="write Cloud-Optimized GeoTIFFs (with overviews)")
+    _cache_options(p)
+
+    p = commands.add_parser("prepare", parents=[common],
+                            help="fill the scene cache with a raster's preprocessing, so training on it starts sooner")
+    p.add_argument("--raster", required=True, help="hyperspectral raster (any GDAL format)")
+    _scene_options(p, seed=True)
+    _cache_options(p, off_switch=False)
+
+    p = commands.add_parser("cache", parents=[common], help="list or clear the scene cache")
+    action = p.add_mutually_exclusive_group(required=True)
+    action.add_argument("--list", action="store_true", help="list the entries, least recently used first")
+    action.add_argument("--clear", action="store_true", help="delete every entry")
+    _cache_options(p, off_switch=False)
 
     p = commands.add_parser("suggest", parents=[common],
                             help="suggest where to label next: points where the model is least sure")
@@ -181,7 +226,7 @@ def _train_kwargs(args) -> dict:
                 contrastive_epochs=args.contrastive_epochs, diffusion_steps=args.diffusion_steps,
                 finetune_epochs=args.finetune_epochs, synthetic=args.synthetic, refine=args.refine,
                 smoothing_radius=args.smoothing_radius, spectral_member=args.spectral_member,
-                batch_size=args.batch_size, seed=args.seed)
+                batch_size=args.batch_size, seed=args.seed, cache=_cache_arg(args))
     for name, value in extra.items():
         if options.get(name) is not None:
             raise ContrastDMError(f"'{name}' is given both as an option and with --set")
@@ -246,6 +291,18 @@ def _execute(args, feedback) -> dict:
                             "probabilities": c.probabilities_path, "report": result.report_path},
                 "metrics": result.metrics or {}, "seconds": round(result.seconds, 1), "device": c.device,
                 "train_seconds": round(result.training.seconds, 1), "classify_seconds": round(c.seconds, 2)}
+    if args.command == "prepare":
+        from .prepare import prepare
+
+        result = prepare(args.raster, pca_components=args.pca_components or None, reduction=args.reduction,
+                         bands=args.bands, drop_bands=args.drop_bands, seed=args.seed, cache=_cache_arg(args),
+                         feedback=feedback)
+        return {"outputs": {"cache_entry": result.entry},
+                "metrics": {"cache": result.status, "bands": result.bands, "kept_bands": result.kept_bands,
+                            "features": result.features},
+                "cache_dir": result.cache_dir, "seconds": round(result.seconds, 2)}
+    if args.command == "cache":
+        return _cache_command(args)
     if args.command == "suggest":
         from .suggest import suggest_sites
 
@@ -284,9 +341,40 @@ def _execute(args, feedback) -> dict:
     raise ContrastDMError(f"unknown command {args.command}")
 
 
+def _cache_command(args) -> dict:
+    from .prepare import open_cache
+
+    store = open_cache(_cache_arg(args))
+    if args.clear:
+        return {"cache_dir": str(store.directory), "removed": store.clear()}
+    entries = [{"path": str(e.path), "bytes": e.size, "last_used": round(e.last_used, 3), "stage": e.stage,
+                "fingerprint": e.fingerprint, "settings": e.settings, "engine_version": e.engine_version}
+               for e in store.entries()]
+    return {"cache_dir": str(store.directory), "entries": entries, "total_bytes": sum(e["bytes"] for e in entries)}
+
+
+def _print_cache(result: dict) -> None:
+    import time
+
+    if "removed" in result:
+        print(f"removed {result['removed']} entr{'y' if result['removed'] == 1 else 'ies'} from {result['cache_dir']}")
+        return
+    count = len(result["entries"])
+    print(f"scene cache    {result['cache_dir']}: {count} entr{'y' if count == 1 else 'ies'}, "
+          f"{result['total_bytes'] / 1024**2:.1f} MB")
+    for e in result["entries"]:
+        used = time.strftime("%Y-%m-%d %H:%M", time.localtime(e["last_used"]))
+        stage = e["stage"] or "(unreadable)"
+        raster = (e["fingerprint"] or "?")[:12]
+        print(f"  {stage:<12} {e['bytes'] / 1024:>9.1f} KB  used {used}  raster {raster}  {e['path']}")
+
+
 def _print_human(command: str, result: dict) -> None:
     if command in ("info", "doctor"):
         print(json.dumps(next(iter(result.values())), indent=2, default=str))
+        return
+    if command == "cache":
+        _print_cache(result)
         return
     for name, path in result.get("outputs", {}).items():
         if path:
@@ -298,6 +386,9 @@ def _print_human(command: str, result: dict) -> None:
         print(f"accuracy       {_metrics_line(metrics)}")
     if command == "classify":
         print(f"speed          {metrics['pixels_per_second']} pixels/s on {result['device']}")
+    if command == "prepare":
+        print(f"scene cache    {'already held' if metrics['cache'] == 'hit' else 'filled'}: {metrics['kept_bands']} "
+              f"of {metrics['bands']} bands kept, {metrics['features']} features")
     if "seconds" in result:
         print(f"time           {result['seconds']} s")
 

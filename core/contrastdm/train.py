@@ -36,12 +36,13 @@ class TrainResult:
 
 
 def make_config(preset: str = "balanced", **overrides):
-    """A learner configuration from a preset, with ``None`` overrides ignored."""
+    """A learner configuration from a preset, with ``None`` overrides ignored; invalid settings are refused
+    (:meth:`~contrastdm.model.config.LearnerConfig.validate`)."""
     from .model.config import PRESETS, LearnerConfig
 
     if preset not in PRESETS:
         raise InputError(f"unknown preset '{preset}'; use one of {', '.join(PRESETS)}")
-    values = PRESETS[preset].to_dict() if hasattr(PRESETS[preset], "to_dict") else dict(PRESETS[preset])
+    values = PRESETS[preset].to_dict()
     unknown = set(overrides) - set(values)
     if unknown:
         raise InputError(f"unknown training option(s): {', '.join(sorted(unknown))}")
@@ -50,17 +51,7 @@ def make_config(preset: str = "balanced", **overrides):
         config = LearnerConfig.from_dict(values)
     except (TypeError, ValueError) as exc:
         raise InputError(f"invalid training option: {exc}") from exc
-    if config.patch_size < 1 or config.patch_size % 2 == 0:
-        raise InputError(f"patch size must be a positive odd number, not {config.patch_size}")
-    from .model.spectral import SETTINGS
-
-    if config.spectral_member not in SETTINGS or not 0.0 <= config.spectral_weight <= 1.0:
-        raise InputError(f"spectral member must be one of {', '.join(SETTINGS)} and its weight within 0..1, not "
-                         f"{config.spectral_member!r} and {config.spectral_weight}")
-    if config.smoothing_radius < 0 or not config.smoothing_eps > 0:
-        raise InputError(f"smoothing needs a radius of 0 (off) or more pixels and a positive eps, not "
-                         f"{config.smoothing_radius} and {config.smoothing_eps}")
-    return config
+    return config.validate()
 
 
 def class_infos(table: ClassTable, colors: dict | None) -> list[ClassInfo]:
@@ -109,19 +100,34 @@ def _band_list(value, info, option: str):
         raise InputError(f"{option}: {exc}") from exc
 
 
-def _fit_scene(ds, info, n_components, reduction, bands, drop_bands, seed, feedback):
-    """Bad bands out and the reduction fitted on a sample of the scene: (preprocessor, selection, kept info)."""
-    sample = sample_pixels(ds, info, PREPROCESS_PIXELS, seed, feedback)
-    preprocessor, selection = fit_scene(sample, info.spectral, n_components, reduction,
-                                        bands=_band_list(bands, info, "--bands"),
-                                        drop_bands=_band_list(drop_bands, info, "--drop-bands"))
-    del sample
+def _fit_scene(ds, info, n_components, reduction, bands, drop_bands, seed, feedback, cache=None):
+    """Bad bands out and the reduction fitted on a sample of the scene, or both taken from the scene ``cache``
+    (a :class:`~contrastdm.cache.SceneCache` or None; see :mod:`contrastdm.prepare`): (preprocessor,
+    selection, kept info, :class:`~contrastdm.prepare.CacheUse`). A hit gives the very arrays a miss
+    computes."""
+    from .prepare import CacheUse, lookup, stage_settings, store
+
+    bands, drop_bands = _band_list(bands, info, "--bands"), _band_list(drop_bands, info, "--drop-bands")
+    settings = stage_settings(n_components, reduction, bands, drop_bands, seed, PREPROCESS_PIXELS)
+    found, key, entry = lookup(ds, info, cache, settings)
+    if found is not None:
+        preprocessor, selection = found
+        use = CacheUse("hit", entry)
+        feedback.progress("preprocess", 1.0, "preprocessing from the scene cache")
+        feedback.message(f"preprocessing (band selection and reduction) taken from the scene cache: {entry}")
+    else:
+        sample = sample_pixels(ds, info, PREPROCESS_PIXELS, seed, feedback)
+        preprocessor, selection = fit_scene(sample, info.spectral, n_components, reduction, bands=bands,
+                                            drop_bands=drop_bands)
+        del sample
+        use = CacheUse("off" if key is None else "miss", entry)
+        store(cache, key, settings, preprocessor, selection)
     feedback.message(selection.summary(info.wavelengths))
     if preprocessor.components is not None:
         share = f"; {100 * preprocessor.explained_variance.sum():.1f}% of the variance" if reduction == "pca" else ""
         feedback.message(f"{reduction.upper()}: {preprocessor.out_bands} components of {preprocessor.in_bands} "
                          f"bands{share}")
-    return preprocessor, selection, info.with_bands(selection.kept_indices())
+    return preprocessor, selection, info.with_bands(selection.kept_indices()), use
 
 
 def _band_metadata(full, kept, selection) -> dict:
@@ -150,22 +156,180 @@ def _spectra_record(info, selection, means: dict) -> dict:
     }
 
 
+@dataclass
+class TrainingData:
+    """What training reads from the raster and the vectors: the fitted preprocessing, the labelled patches
+    (and the spectral member's spectra), the validation patches and the label-free patches."""
+
+    full_info: object  # io.raster.RasterInfo of every band
+    info: object  # the kept bands
+    preprocessor: object
+    selection: object
+    table: ClassTable
+    pixels: object  # io.vectors.LabelledPixels after the cap
+    x_train: np.ndarray
+    y_train: np.ndarray
+    spectra: np.ndarray | None  # standardised bands of the training pixels, when the spectral member is on
+    member: str  # the spectral member as decided: "on" or "off"
+    gate: dict
+    x_val: np.ndarray | None
+    y_val: np.ndarray | None
+    unlabelled: np.ndarray
+    spectra_record: dict
+    cache: str = "off"  # the preprocessing from the scene cache: "hit", "miss" (computed) or "off"
+
+
+def _present_classes(pixels, feedback) -> ClassTable:
+    """The classes left with pixels on the raster (at least two), with a warning for the others."""
+    present = [cid for cid in pixels.classes.ids if np.any(pixels.class_ids == cid)]
+    missing = [name for cid, name in zip(pixels.classes.ids, pixels.classes.names) if cid not in present]
+    if missing:
+        feedback.message(f"classes without any usable pixel left out: {', '.join(missing[:10])}", "warning")
+    if len(present) < 2:
+        raise InputError(f"training needs at least two classes with pixels on the raster; found {len(present)}")
+    table = ClassTable(tuple(present), tuple(pixels.classes.names[pixels.classes.ids.index(c)] for c in present))
+    for cid, name in zip(table.ids, table.names):
+        n = int(np.sum(pixels.class_ids == cid))
+        if n < 5:
+            feedback.message(f"class '{name}' has only {n} training pixel(s); its accuracy will be poor", "warning")
+    return table
+
+
+def _validation_patches(ds, info, vector, class_field, table, preprocessor, patch_size, feedback):
+    """(patches, class indices) of the validation vector's pixels, in the training's classes."""
+    pixels = load_labels(vector, class_field, info, feedback, classes=table, source="validation vector")
+    x_val, pixels, _ = _labelled_patches(ds, info, pixels, preprocessor, patch_size, feedback, "read",
+                                         "validation vector")
+    index_of = {cid: i for i, cid in enumerate(table.ids)}
+    y_val = np.array([index_of[c] for c in pixels.class_ids], dtype=np.int64)
+    if y_val.size == 0:
+        raise InputError("the validation vector covers no usable pixel of the raster")
+    return x_val, y_val
+
+
+def read_training_data(raster, vector, class_field: str, config, *, validation_vector=None,
+                       validation_class_field=None, pca_components=30, reduction="pca", bands=None,
+                       drop_bands=None, max_per_class: int = 5000, max_unlabelled: int | None = None,
+                       feedback=None, cache=None) -> TrainingData:
+    """Read the labels, fit the label-free preprocessing on a sample of the scene and extract every patch
+    training needs (see :func:`train` for the parameters; ``cache``: a SceneCache or None)."""
+    from .model import spectral
+
+    feedback = feedback or NullFeedback()
+    feedback.progress("read", 0.0, "reading training data")
+    with open_raster(raster) as ds:
+        full_info = describe(ds)
+        pixels = load_labels(vector, class_field, full_info, feedback)
+        check_cancelled(feedback)
+        preprocessor, selection, info, cache_use = _fit_scene(ds, full_info, pca_components, reduction, bands,
+                                                              drop_bands, config.seed, feedback, cache=cache)
+        # How the labels were drawn is read before any cap thins large polygons out into scattered pixels.
+        member, gate = spectral.resolve(config.spectral_member, pixels.rows, pixels.cols)
+        pixels = _cap_per_class(pixels, max_per_class, config.seed, feedback)
+        x_train, pixels, spectra = _labelled_patches(ds, info, pixels, preprocessor, config.patch_size, feedback,
+                                                     "read", "training vector", spectra=member == "on")
+        table = _present_classes(pixels, feedback)
+        index_of = {cid: i for i, cid in enumerate(table.ids)}
+        means = class_mean_spectra(ds, full_info, pixels, seed=config.seed)
+        spectra_record = _spectra_record(full_info, selection, {n: means.get(c) for c, n in zip(table.ids, table.names)})
+        y_train = np.array([index_of[c] for c in pixels.class_ids], dtype=np.int64)
+        x_val = y_val = None
+        if validation_vector is not None:
+            x_val, y_val = _validation_patches(ds, info, validation_vector, validation_class_field or class_field,
+                                               table, preprocessor, config.patch_size, feedback)
+        rows, cols = sample_unlabelled(info, max_unlabelled or UNLABELLED_SAMPLES, config.seed)
+        unlabelled, valid = extract_patches(ds, info, rows, cols, config.patch_size, preprocessor, feedback, "read")
+    check_cancelled(feedback)
+    feedback.message(f"{len(y_train)} training pixels in {len(table)} classes, {int(valid.sum())} unlabelled patches")
+    return TrainingData(full_info, info, preprocessor, selection, table, pixels, x_train, y_train, spectra, member,
+                        gate, x_val, y_val, unlabelled[valid], spectra_record, cache_use.status)
+
+
+def _fit_member(data: TrainingData, config, device, feedback):
+    """The spectral member on the training pixels' spectra, when it is on (None otherwise)."""
+    from .model import spectral
+
+    member_net = None
+    if data.spectra is not None:
+        member_net, data.gate["fit"] = spectral.fit_member(
+            data.spectra, data.y_train, len(data.table), config.seed, device, epochs=config.spectral_epochs,
+            progress=lambda f, m: feedback.progress("spectral", f, m), is_cancelled=feedback.cancelled)
+        member_net.to("cpu")
+    feedback.message(f"spectral member {data.member} ({data.gate['requested']}: "
+                     f"{100 * data.gate['neighbour_share']:.0f}% of the training pixels' neighbours are training "
+                     "pixels)")
+    return member_net
+
+
+def _model_metadata(data: TrainingData, config, fitted, sources: dict, settings: dict, device_name: str,
+                    seconds: float) -> dict:
+    """What the model file records besides the weights: bands, reduction, settings, training, history."""
+    band_info = _band_metadata(data.full_info, data.info, data.selection)
+    y_train, names = data.y_train, data.table.names
+    return {
+        "in_bands": data.preprocessor.in_bands,
+        "n_features": data.preprocessor.out_bands,
+        "band_names": [data.full_info.band_names[i] for i in data.info.band_indices],
+        "wavelengths": band_info["wavelengths"],
+        "bands": band_info,
+        "reduction": settings["reduction"] if data.preprocessor.components is not None else None,
+        "raster_dtype": data.info.dtype,
+        "crs": data.info.crs.to_wkt() if data.info.crs else None,
+        "config": config.to_dict(),
+        "preset": settings["preset"],
+        "pca_components": settings["pca_components"],
+        "training": {
+            **sources,
+            "pixels_per_class": {name: int(np.sum(y_train == i)) for i, name in enumerate(names)},
+            "validation": fitted.validation, "spectral_member": data.gate, "device": device_name,
+            "seconds": round(seconds, 1), "cache": {"preprocess": data.cache},
+        },
+        "history": {k: [float(x) for x in v] for k, v in fitted.history.items()},
+        "class_spectra": data.spectra_record,
+    }
+
+
+def _write_outputs(model_path, report, model: Model, settings: dict, inputs, feedback) -> str | None:
+    """The model file and, when asked, the training report; the report's path or None."""
+    feedback.progress("save", 0.0, "writing the model file")
+    save_model(model_path, model, inputs=inputs)
+    if report is not None:
+        from .report import write_report
+
+        metadata = model.metadata
+        write_report(report, title="ContrastDM training report", metrics=None, history=metadata["history"],
+                     config={**metadata["config"], "preset": settings["preset"],
+                             "pca_components": settings["pca_components"]},
+                     map_preview=None, classes=model.classes, extra={"training": metadata["training"]},
+                     spectra=metadata["class_spectra"])
+    feedback.progress("save", 1.0, str(model_path))
+    return None if report is None else str(report)
+
+
 def train(raster, vector, class_field: str, model_path, *, validation_vector=None, validation_class_field=None,
           report=None, preset: str = "balanced", pca_components: int | None = 30, reduction: str = "pca",
           bands=None, drop_bands=None, class_colors: dict | None = None,
           device: str = "auto", max_per_class: int = 5000, max_unlabelled: int | None = None, feedback=None,
-          **options) -> TrainResult:
+          cache="default", **options) -> TrainResult:
     """Train a ContrastDM model on ``raster`` with labels from ``vector``'s ``class_field``.
 
     ``pca_components``: channels the reduction keeps (``reduction`` "pca" or "mnf"; 0 or None: none).
     ``bands`` / ``drop_bands``: keep only, or drop, these bands ("1-10,15" band numbers, or "1340-1460nm"
     wavelength ranges); by default bad bands are found from the metadata, absorption windows and the data.
+    ``max_per_class``: pixels of a class drawn at random beyond which its polygons are thinned out;
+    ``max_unlabelled``: label-free patches drawn over the scene (default 20,000).
+    ``cache``: where the label-free preprocessing (band selection, standardisation, reduction: it depends only
+    on the raster and the settings above) is kept between runs, so retraining on the same raster skips it:
+    ``"default"`` (the default, as for the CLI: the user's cache folder, ``$CONTRASTDM_CACHE_DIR/scenes``, else
+    ``$XDG_CACHE_HOME/contrastdm/scenes``, else ``~/.cache/contrastdm/scenes``), a folder, a
+    :class:`~contrastdm.cache.SceneCache`, or None (nothing read or written). Cached or not, the model is the
+    same, bit for bit; the model's ``training.cache`` records "hit", "miss" or "off".
     ``options`` override the preset's learner settings (patch_size, contrastive_epochs, diffusion_steps,
-    finetune_epochs, synthetic, refine, batch_size, seed, ...). Outputs are written only on success.
+    finetune_epochs, synthetic, refine, batch_size, seed, ...). Outputs are written only on success; under
+    ``torchrun`` every rank trains its share and rank 0 writes them.
     """
     from . import distributed
     from .device import describe_device, resolve_device
-    from .model import spectral
     from .training import fit
 
     started = time.monotonic()
@@ -177,115 +341,33 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
         feedback = QuietFeedback(feedback)
     feedback.message(f"device: {describe_device(torch_device)}")
     check_outputs([model_path, report], inputs=[raster, vector, validation_vector])
+    from .prepare import open_cache
 
-    feedback.progress("read", 0.0, "reading training data")
-    with open_raster(raster) as ds:
-        full_info = describe(ds)
-        pixels = load_labels(vector, class_field, full_info, feedback)
-        check_cancelled(feedback)
-
-        preprocessor, selection, info = _fit_scene(ds, full_info, pca_components, reduction, bands, drop_bands,
-                                                   config.seed, feedback)
-
-        # How the labels were drawn is read before any cap thins large polygons out into scattered pixels.
-        member, gate = spectral.resolve(config.spectral_member, pixels.rows, pixels.cols)
-        pixels = _cap_per_class(pixels, max_per_class, config.seed, feedback)
-        x_train, pixels, spectra = _labelled_patches(ds, info, pixels, preprocessor, config.patch_size, feedback,
-                                                     "read", "training vector", spectra=member == "on")
-        present = [cid for cid in pixels.classes.ids if np.any(pixels.class_ids == cid)]
-        missing = [name for cid, name in zip(pixels.classes.ids, pixels.classes.names) if cid not in present]
-        if missing:
-            feedback.message(f"classes without any usable pixel left out: {', '.join(missing[:10])}", "warning")
-        if len(present) < 2:
-            raise InputError(f"training needs at least two classes with pixels on the raster; found {len(present)}")
-        table = ClassTable(tuple(present), tuple(pixels.classes.names[pixels.classes.ids.index(c)] for c in present))
-        for cid, name in zip(table.ids, table.names):
-            n = int(np.sum(pixels.class_ids == cid))
-            if n < 5:
-                feedback.message(f"class '{name}' has only {n} training pixel(s); its accuracy will be poor", "warning")
-        index_of = {cid: i for i, cid in enumerate(table.ids)}
-        means = class_mean_spectra(ds, full_info, pixels, seed=config.seed)
-        spectra_record = _spectra_record(full_info, selection, {n: means.get(c) for c, n in zip(table.ids, table.names)})
-        y_train = np.array([index_of[c] for c in pixels.class_ids], dtype=np.int64)
-
-        x_val = y_val = None
-        if validation_vector is not None:
-            val_pixels = load_labels(validation_vector, validation_class_field or class_field, info, feedback,
-                                     classes=table, source="validation vector")
-            x_val, val_pixels, _ = _labelled_patches(ds, info, val_pixels, preprocessor, config.patch_size, feedback,
-                                                  "read", "validation vector")
-            y_val = np.array([index_of[c] for c in val_pixels.class_ids], dtype=np.int64)
-            if y_val.size == 0:
-                raise InputError("the validation vector covers no usable pixel of the raster")
-
-        budget = max_unlabelled or UNLABELLED_SAMPLES
-        rows, cols = sample_unlabelled(info, budget, config.seed)
-        unlabelled, valid = extract_patches(ds, info, rows, cols, config.patch_size, preprocessor, feedback, "read")
-        unlabelled = unlabelled[valid]
-        crs_wkt = info.crs.to_wkt() if info.crs else None
-        raster_dtype = info.dtype
-        band_info = _band_metadata(full_info, info, selection)
-    check_cancelled(feedback)
-    feedback.message(f"{len(y_train)} training pixels in {len(table)} classes, {len(unlabelled)} unlabelled patches")
-
-    result = fit(unlabelled, x_train, y_train, x_val, y_val, len(table), config, torch_device,
-                 feedback.progress, feedback.cancelled)
-    del unlabelled
-    member_net = None
-    if spectra is not None:
-        member_net, gate["fit"] = spectral.fit_member(
-            spectra, y_train, len(table), config.seed, torch_device,
-            progress=lambda f, m: feedback.progress("spectral", f, m), is_cancelled=feedback.cancelled)
-        member_net.to("cpu")
-        del spectra
-    feedback.message(f"spectral member {member} ({gate['requested']}: {100 * gate['neighbour_share']:.0f}% of the "
-                     "training pixels' neighbours are training pixels)")
+    scene_cache = open_cache(cache, feedback)
+    settings = {"preset": preset, "pca_components": pca_components, "reduction": reduction}
+    data = read_training_data(raster, vector, class_field, config, validation_vector=validation_vector,
+                              validation_class_field=validation_class_field, pca_components=pca_components,
+                              reduction=reduction, bands=bands, drop_bands=drop_bands, max_per_class=max_per_class,
+                              max_unlabelled=max_unlabelled, feedback=feedback, cache=scene_cache)
+    fitted = fit(data.unlabelled, data.x_train, data.y_train, data.x_val, data.y_val, len(data.table), config,
+                 torch_device, feedback.progress, feedback.cancelled)
+    data.unlabelled = None
+    member_net = _fit_member(data, config, torch_device, feedback)
     # fit() may change settings on validation evidence (e.g. switch refinement off): save what it used.
-    config = result.network.config
-    config.spectral_member = member
-    classes = class_infos(table, class_colors)
-    metadata = {
-        "in_bands": preprocessor.in_bands,
-        "n_features": preprocessor.out_bands,
-        "band_names": [full_info.band_names[i] for i in info.band_indices],
-        "wavelengths": band_info["wavelengths"],
-        "bands": band_info,
-        "reduction": reduction if preprocessor.components is not None else None,
-        "raster_dtype": raster_dtype,
-        "crs": crs_wkt,
-        "config": config.to_dict(),
-        "preset": preset,
-        "pca_components": pca_components,
-        "training": {
-            "raster": str(raster), "vector": str(vector), "class_field": class_field,
-            "pixels_per_class": {name: int(np.sum(y_train == i)) for i, name in enumerate(table.names)},
-            "validation": result.validation, "spectral_member": gate, "device": describe_device(torch_device),
-            "seconds": round(time.monotonic() - started, 1),
-        },
-        "history": {k: [float(x) for x in v] for k, v in result.history.items()},
-        "class_spectra": spectra_record,
-    }
+    config = fitted.network.config
+    config.spectral_member = data.member
+    sources = {"raster": str(raster), "vector": str(vector), "class_field": class_field}
     if ranks.active:
-        metadata["training"]["ranks"] = ranks.world_size
-    model = Model(result.network.to("cpu").eval(), preprocessor, classes, metadata, member_net)
+        sources["ranks"] = ranks.world_size
+    metadata = _model_metadata(data, config, fitted, sources, settings, describe_device(torch_device),
+                               time.monotonic() - started)
+    model = Model(fitted.network.to("cpu").eval(), data.preprocessor, class_infos(data.table, class_colors),
+                  metadata, member_net)
     check_cancelled(feedback)
-    if not ranks.is_main:  # rank 0 writes the outputs
-        distributed.barrier()
-        return TrainResult(str(model_path), model, metadata["history"], result.validation, {},
-                           time.monotonic() - started, describe_device(torch_device), None, config.to_dict())
-    feedback.progress("save", 0.0, "writing the model file")
-    save_model(model_path, model, inputs=[raster, vector])
-    report_path = None
-    if report is not None:
-        from .report import write_report
-
-        write_report(report, title="ContrastDM training report", metrics=None, history=metadata["history"],
-                     config={**config.to_dict(), "preset": preset, "pca_components": pca_components},
-                     map_preview=None, classes=classes, extra={"training": metadata["training"]},
-                     spectra=spectra_record)
-        report_path = str(report)
-    feedback.progress("save", 1.0, str(model_path))
+    report_path = _write_outputs(model_path, report, model, settings, [raster, vector], feedback) \
+        if ranks.is_main else None
     distributed.barrier()  # the other ranks return once the outputs exist
-    return TrainResult(str(model_path), model, metadata["history"], result.validation,
-                       {"training_pixels": int(len(y_train)), **{k: int(v) for k, v in pixels.counts.items()}},
+    counts = {"training_pixels": int(len(data.y_train)), **{k: int(v) for k, v in data.pixels.counts.items()}} \
+        if ranks.is_main else {}
+    return TrainResult(str(model_path), model, metadata["history"], fitted.validation, counts,
                        time.monotonic() - started, describe_device(torch_device), report_path, config.to_dict())

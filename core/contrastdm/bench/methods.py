@@ -4,8 +4,9 @@ Every method sees only the training pixels' labels (``task.train`` / ``task.y_tr
 validation data (hyper-parameters, best epoch) carves it from those pixels. Label-free inputs (the
 standardised spectra, the PCA patches, unlabelled patches of the scene) are shared by all methods.
 
-ContrastDM ablations are mapped onto :class:`contrastdm.model.LearnerConfig`, relative to the engine's
-default preset (whatever the model package currently ships):
+ContrastDM and its ablations are settings of :class:`contrastdm.model.LearnerConfig` relative to the engine's
+default preset, trained with :func:`contrastdm.train` and applied with :func:`contrastdm.classify` on the
+scene's GeoTIFF and the training pixels written as polygons (:mod:`.files`): the figures are the product's.
 
 - ``cnn``: the same encoder trained purely supervised (``contrastive_epochs=0, synthetic=False, refine=False``);
 - ``cdm-head``: contrastive pre-training, then the head with a minimal encoder fine-tune
@@ -17,8 +18,7 @@ default preset (whatever the model package currently ships):
 - ``cdm-refine``: the default + diffusion refinement of features at inference (``refine=True``); refinement is
   judged on the validation slice, so this variant keeps the slice out of training (``refit_all=False``);
 - ``cdm-centre``: the default + the encoder's centre-pixel spectral branch (``centre_branch=True``);
-- ``cdm-spectral``: the default with the spectral member always on: the spectral MLP (``mlp1d``) trained beside
-  it on the same pixels and their class probabilities averaged (fixed weight, nothing tuned) before the smoothing,
+- ``cdm-spectral``: the default with the engine's spectral member always on (``spectral_member="on"``),
   whatever the layout of the training pixels;
 - ``contrastdm``: the default configuration, unchanged (its spectral member is on only where the training pixels
   form areas, :mod:`contrastdm.model.spectral`).
@@ -29,7 +29,6 @@ of the network, and the ladder compares them with the default's map without its 
 
 from __future__ import annotations
 
-import time
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable, Optional
@@ -42,7 +41,7 @@ from .data import Features
 # Quick mode: reduced epochs for a smoke run of the whole harness in minutes on a small CPU.
 QUICK_LEARNER = dict(contrastive_samples_per_epoch=4096, diffusion_steps=300, diffusion_views=2,
                      diffusion_unlabeled=2048, synthetic_per_class=64, ddim_steps=10, finetune_epochs=20,
-                     pseudo_label_pool=4096)
+                     pseudo_label_pool=4096, spectral_epochs=60)
 
 
 @dataclass
@@ -60,6 +59,8 @@ class Task:
     progress: Callable = field(default=lambda stage, fraction, message="": None)
     is_cancelled: Callable = field(default=lambda: False)
     threads: int = 1
+    files: Optional[object] = None  # files.SceneFiles: the scene as a GeoTIFF, for the engine's methods
+    pca_components: int = 30
 
 
 class Method:
@@ -216,17 +217,35 @@ def default_learner_config():
     return as_config(None)
 
 
+class _TaskFeedback:
+    """The engine's feedback protocol over a task's progress and cancellation (its messages stay out of the
+    benchmark's log)."""
+
+    def __init__(self, task: Task) -> None:
+        self.task = task
+
+    def progress(self, stage: str, fraction: float, message: str = "") -> None:
+        self.task.progress(stage, fraction, message)
+
+    def message(self, text: str, level: str = "info") -> None:
+        pass
+
+    def cancelled(self) -> bool:
+        return bool(self.task.is_cancelled())
+
+
 class Learner(Method):
-    """A ContrastDM configuration trained with :func:`contrastdm.model.fit`."""
+    """A ContrastDM configuration, trained and applied as a user does: :func:`contrastdm.train` on the scene's
+    GeoTIFF and the training pixels written as polygons, then :func:`contrastdm.classify`. Everything between
+    (band selection, reduction, patches, the spectral member and its gate, fusion, smoothing) is the engine's."""
 
     uses_patches = True
 
-    def __init__(self, name: str, description: str, overrides: Callable, semi_supervised: bool = True) -> None:
+    def __init__(self, name: str, description: str, overrides: Callable) -> None:
         self.name = name
         self.description = description
         self.overrides = overrides
-        self.semi_supervised = semi_supervised
-        self.member = None  # the spectral member, once fit() trained one
+        self.model_path = None
 
     def config(self, task):
         return self.config_for(task.features.patch_size, task.seed, task.quick)
@@ -243,137 +262,80 @@ class Learner(Method):
         return base.replace(**changes, patch_size=int(patch_size), seed=int(seed))
 
     def fit(self, task):
-        from ..model import fit
-        from ..model.spectral import resolve
+        from .. import train  # the public API, as a user calls it
+        from ..model.config import DEFAULT_PRESET
+        from .files import CLASS_FIELD
 
-        cfg = self.config(task)
-        unlabelled = None
-        if self.semi_supervised and task.unlabelled is not None:
-            unlabelled = task.features.patches(task.unlabelled)
-        x_train = task.features.patches(task.train)
-        started = time.monotonic()
-        result = fit(unlabelled, x_train, task.y_train, None, None, task.n_classes, cfg, task.device,
-                     task.progress, task.is_cancelled)
-        self.network = result.network
-        del unlabelled
-        # The engine's spectral member, decided as train() decides it: from the training pixels' layout.
-        member, gate = resolve(cfg.spectral_member, *np.divmod(task.train, task.features.shape[1]))
-        self.member = None
-        if member == "on":
-            gate.update(self._fit_member(task))
-        result.network.config.spectral_member = member
-        stages = {k: len(v) for k, v in result.history.items()}
-        return {"config": result.config.to_dict(), "validation": result.validation, "history_lengths": stages,
+        files = task.files
+        vector = files.write_training(task.train, task.y_train + 1, files.workdir / "training.gpkg")
+        self.model_path = files.workdir / "model.safetensors"
+        result = train(files.raster, vector, CLASS_FIELD, self.model_path, preset=DEFAULT_PRESET,
+                       pca_components=task.pca_components, device=str(task.device), feedback=_TaskFeedback(task),
+                       cache=None, **self.config(task).to_dict())  # no scene cache: every run is a cold start
+        training = result.model.metadata["training"]
+        return {"config": result.config, "validation": result.validation,
+                "history_lengths": {k: len(v) for k, v in result.history.items()},
                 "val_oa_curve": [round(v, 4) for v in result.history.get("val_oa", [])],
-                "unlabelled_patches": 0 if task.unlabelled is None or not self.semi_supervised
-                else int(len(task.unlabelled)), "spectral_gate": gate,
-                "fit_seconds": round(time.monotonic() - started, 2)}
+                "spectral_gate": training["spectral_member"], "pixels_per_class": training["pixels_per_class"],
+                "fit_seconds": round(result.seconds, 2)}
 
-    def _fit_member(self, task) -> dict:
-        """Train the spectral member (the mlp1d baseline's network and recipe) on the same training pixels."""
-        started = time.monotonic()
-        spectral = MLP1D()
-        info = spectral.fit(task)
-        self.member = spectral.model
-        return {**info, "method": spectral.name, "fit_seconds": round(time.monotonic() - started, 2)}
+    def _classify(self, task, model=None, **options) -> np.ndarray:
+        """Class indices 0..K-1 (-1 where unclassified) of every pixel, from the engine's map."""
+        from .. import classify
+        from .files import read_class_map
 
-    def _probabilities(self, task) -> np.ndarray:
-        """Dense class probabilities [K, H, W] of the whole scene, in strips."""
-        import torch
-
-        net, feats = self.network, task.features
-        r = feats.radius
-        height, strip = feats.shape[0], 48
-        rows = []
-        for r0 in range(0, height, strip):
-            r1 = min(height, r0 + strip)
-            tile = torch.from_numpy(np.ascontiguousarray(feats.padded[:, r0:r1 + 2 * r, :]))[None].to(task.device)
-            rows.append(net.predict_dense(tile).float().cpu().numpy())
-        return np.concatenate(rows, axis=1)
-
-    def _labels(self, task, probs: np.ndarray) -> np.ndarray:
-        """The engine's edge-preserving smoothing when on, then the most probable class."""
-        cfg = self.network.config
-        if cfg.smoothing_radius and task.features.guide is not None:
-            probs = smooth_probabilities(probs, task.features.guide, cfg.smoothing_radius, cfg.smoothing_eps)
-        return probs.argmax(0).ravel()
+        output = task.files.workdir / "map.tif"
+        classify(task.files.raster, model if model is not None else self.model_path, output,
+                 device=str(task.device), feedback=_TaskFeedback(task), **options)
+        return read_class_map(output) - 1
 
     def predict(self, task):
-        """The engine's classification: dense probabilities (with the spectral member's averaged in when it has
-        one), then its edge-preserving smoothing when on."""
-        from ..model.spectral import fuse, member_probabilities
-
-        probs = self._probabilities(task)
-        if self.member is not None:
-            self._own = probs  # the unfused map is made in variants(), outside the timed classification
-            spectral = member_probabilities(self.member, task.features.spectra, task.device, 2048)
-            probs = fuse(probs, spectral.T.reshape(probs.shape), self._fusion_weight())
-        self._unsmoothed = probs.argmax(0).ravel()
-        return self._labels(task, probs)
-
-    def _fusion_weight(self) -> float:
-        return self.network.config.spectral_weight
+        return self._classify(task)
 
     def variants(self, task, labels):
-        """The map without smoothing and, where refinement was requested, without refinement (smoothed as the
-        map is): each step scored on the same network."""
-        cfg = self.network.config
-        if cfg.smoothing_radius and task.features.guide is not None:
-            out = {"unsmoothed": self._unsmoothed}
-        else:
-            out = super().variants(task, labels)
+        """The same trained model without its smoothing, without its spectral member, and (where refinement
+        was kept) without refinement: each classified by the engine with that one step left out."""
+        from ..bundle import load_model
+
+        model = load_model(self.model_path)
+        cfg = model.network.config
+        out = {}
+        if cfg.smoothing_radius:
+            out["unsmoothed"] = self._classify(task, smoothing_radius=0)
+        elif task.features.guide is not None:
+            out.update(super().variants(task, labels))
         if cfg.refine:
-            unrefined = labels
-            if self.network.refine_active:
-                strength, cfg.refine_strength = cfg.refine_strength, 0.0
-                try:
-                    unrefined = self._labels(task, self._probabilities(task))
-                finally:
-                    cfg.refine_strength = strength
-            out["unrefined"] = unrefined
-        if self.member is not None:
-            out["unfused"] = self._labels(task, self._own)
+            cfg.refine_strength = 0.0
+            out["unrefined"] = self._classify(task, model=model) if model.network.refine_active else labels
+        if model.spectral is not None:
+            out["unfused"] = self._classify(task, spectral_weight=0.0)
         return out
 
     def embed(self, task, index):
+        """Features of the given pixels before and after diffusion refinement, from the model file."""
         import torch
 
-        net = self.network
+        from ..bundle import load_model, match_bands
+        from ..io.raster import describe, open_raster
+        from ..sampling import extract_patches
+
+        model = load_model(self.model_path)
+        net = model.network.eval()
         if net.diffusion is None:
             return None
-        strength = net.config.refine_strength if net.config.refine_strength > 0 else default_learner_config().refine_strength
-        strength = strength if strength > 0 else 0.2
-        net.eval()
+        strength = net.config.refine_strength or default_learner_config().refine_strength or 0.2
+        rows, cols = np.divmod(np.asarray(index, dtype=np.int64), task.features.shape[1])
+        with open_raster(task.files.raster) as ds:
+            info = describe(ds)
+            info = info.with_bands(match_bands(model, info))
+            patches, _ = extract_patches(ds, info, rows, cols, model.patch_size, model.preprocessor)
         with torch.no_grad():
             before, after = [], []
-            for i in range(0, len(index), 1024):
-                x = torch.as_tensor(task.features.patches(index[i:i + 1024])).to(task.device)
-                f = net.encoder(x)
-                before.append(f.float().cpu().numpy())
-                after.append(net.refine_features(f, strength).float().cpu().numpy())
+            for i in range(0, len(patches), 1024):
+                f = net.encoder(torch.as_tensor(patches[i:i + 1024]))
+                before.append(f.float().numpy())
+                after.append(net.refine_features(f, strength).float().numpy())
         return np.concatenate(before), np.concatenate(after), float(strength)
-
-
-class SpectralFusion(Learner):
-    """The spectral member always on: the default ContrastDM and the spectral MLP as a two-member ensemble, their
-    class probabilities averaged (weight 0.5) before the smoothing, whatever the layout of the training pixels.
-    The member is added here rather than by the engine's setting, so the runs made before the engine had one
-    still stand for this method (their configurations say ``spectral_member="off"``)."""
-
-    SPECTRAL_WEIGHT = 0.5
-
-    def __init__(self) -> None:
-        super().__init__("cdm-spectral", "the default + the spectral MLP (mlp1d) trained beside it, whatever the "
-                         "training layout; class probabilities averaged before smoothing", _without_member)
-
-    def fit(self, task):
-        info = super().fit(task)
-        info["spectral_member"] = self._fit_member(task)
-        info["fusion"] = {"rule": "weighted mean of class probabilities", "spectral_weight": self.SPECTRAL_WEIGHT}
-        return info
-
-    def _fusion_weight(self) -> float:
-        return self.SPECTRAL_WEIGHT
 
 
 def _cnn(base):
@@ -404,8 +366,8 @@ def _centre(base):
     return dict(centre_branch=True, spectral_member="off")
 
 
-def _without_member(base):
-    return dict(spectral_member="off")
+def _member_on(base):
+    return dict(spectral_member="on")
 
 
 def _default(base):
@@ -417,7 +379,7 @@ METHODS = {
     "rf": RandomForest,
     "mlp1d": MLP1D,
     "cnn": lambda: Learner("cnn", "ContrastDM's encoder + head trained purely supervised (no pre-training, "
-                           "no diffusion)", _cnn, semi_supervised=False),
+                           "no diffusion)", _cnn),
     "ssftt": SSFTTMethod,
     "cdm-head": lambda: Learner("cdm-head", "contrastive pre-training, then head + minimal encoder fine-tune "
                                 "(encoder lr x0.1), no diffusion", _head),
@@ -429,7 +391,8 @@ METHODS = {
                                   "validation says it helps; no refit)", _refine),
     "cdm-centre": lambda: Learner("cdm-centre", "the default + a centre-pixel spectral branch fused into the "
                                   "encoder", _centre),
-    "cdm-spectral": SpectralFusion,
+    "cdm-spectral": lambda: Learner("cdm-spectral", "the default with the engine's spectral member always on "
+                                    "(spectral_member='on'), whatever the training layout", _member_on),
     "contrastdm": lambda: Learner("contrastdm", "ContrastDM, the engine's default configuration", _default),
 }
 BASELINES = ("svm", "rf", "mlp1d", "cnn", "ssftt")
@@ -451,6 +414,9 @@ ABLATION_STEPS = (
 
 # Set by fit() from what validation says (the requested value is not what the record keeps).
 CHOSEN_BY_FIT = ("refine_strength",)
+# From this harness version on, the ContrastDM methods run through train() and classify(); earlier records
+# come from the harness's own copy of those steps.
+ENGINE_PATH_VERSION = 2
 
 
 def stale_reason(record: dict, output_dir=None) -> Optional[str]:
@@ -466,6 +432,8 @@ def stale_reason(record: dict, output_dir=None) -> Optional[str]:
     method = method() if method is not None else None
     if not isinstance(method, Learner):
         return None
+    if record.get("harness_version", 1) < ENGINE_PATH_VERSION:
+        return "made by the harness's own training path, not by train() and classify()"
     try:
         recorded = LearnerConfig.from_dict(record["method_info"]["config"]).to_dict()
     except (KeyError, TypeError, ValueError) as exc:

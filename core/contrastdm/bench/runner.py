@@ -6,8 +6,10 @@ table and plots are regenerated from every run file in the output folder.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,11 +19,12 @@ import numpy as np
 from ..errors import InputError
 from ..feedback import NullFeedback, check_cancelled
 from .data import DATASETS, load_scene, make_features
+from .files import write_scene_files
 from .methods import METHODS, Task, make_method, stale_reason
 from .protocols import PROTOCOLS, load_or_make_split, split_path
 from .record import PeakRSS, device_info, git_commit, process_peak_rss_mb, save_map, versions, write_json
 
-HARNESS_VERSION = 1
+HARNESS_VERSION = 2  # 2: ContrastDM methods through train() and classify()
 QUICK_METHODS = ("svm", "rf", "cnn", "contrastdm")
 QUICK_PROTOCOLS = ("ratio-10", "shot-10", "blocks")
 # Full runs: baselines, then ContrastDM, then its ablations, so a partial run answers the main question first.
@@ -99,7 +102,7 @@ def _tsne_sample(split, gt, seed: int) -> np.ndarray:
 
 
 def run_one(scene, features, split, method_name: str, seed: int, device, quick: bool, threads: int,
-            output_dir: Path, feedback, env: dict, want_embedding: bool) -> dict:
+            output_dir: Path, feedback, env: dict, want_embedding: bool, files=None) -> dict:
     """Train and evaluate one method on one split; writes its map (and embedding) and returns the record."""
     import torch
 
@@ -112,7 +115,7 @@ def run_one(scene, features, split, method_name: str, seed: int, device, quick: 
                 n_classes=len(scene.class_names), seed=seed, device=device, quick=quick,
                 unlabelled=_unlabelled_index(scene.shape, seed),
                 progress=lambda stage, fraction, message="": feedback.progress(stage, fraction, f"{rid} {message}"),
-                is_cancelled=feedback.cancelled, threads=threads)
+                is_cancelled=feedback.cancelled, threads=threads, files=files, pca_components=PCA_COMPONENTS)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     with PeakRSS() as memory:
@@ -169,6 +172,70 @@ def run_one(scene, features, split, method_name: str, seed: int, device, quick: 
     return record
 
 
+@contextlib.contextmanager
+def _engine_threads(threads):
+    """The engine takes its CPU threads from ``CONTRASTDM_THREADS`` (as the CLI's ``--threads`` sets it): set for
+    the runs, restored after."""
+    if threads is None:
+        yield
+        return
+    previous = os.environ.get("CONTRASTDM_THREADS")
+    os.environ["CONTRASTDM_THREADS"] = str(threads)
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("CONTRASTDM_THREADS", None)
+        else:
+            os.environ["CONTRASTDM_THREADS"] = previous
+
+
+class _Job:
+    """The runs of one benchmark call: what they share, and how one scene's pending runs are done."""
+
+    def __init__(self, output_dir, device, quick, threads, plots, first_seed, env, feedback, total: int) -> None:
+        self.output_dir, self.device, self.quick, self.threads = output_dir, device, quick, threads
+        self.plots, self.first_seed, self.env, self.feedback, self.total = plots, first_seed, env, feedback, total
+        self.ran, self.skipped, self.failed = [], [], []
+
+    def progress(self) -> float:
+        return (len(self.ran) + len(self.skipped) + len(self.failed)) / max(1, self.total)
+
+    def run_dataset(self, dataset: str, runs, patch_size: int, load) -> None:
+        """The runs (seed, protocol, method) of one dataset that have no current record; ``load()`` -> Scene."""
+        pending = [(s, p, m) for s, p, m in runs
+                   if not _finished(self.output_dir / "runs" / f"{run_id(dataset, p, m, s)}.json", self.quick)]
+        self.skipped.extend(run_id(dataset, p, m, s) for s, p, m in runs if (s, p, m) not in pending)
+        if pending:
+            with tempfile.TemporaryDirectory(prefix="contrastdm-bench-") as workdir:
+                self.run_scene(load(), patch_size, pending, workdir)
+
+    def run_scene(self, scene, patch_size: int, pending, workdir) -> None:
+        """Every pending (seed, protocol, method) on ``scene``; failures are recorded and retried on resume."""
+        features = make_features(scene, patch_size, PCA_COMPONENTS)
+        save_map(self.output_dir / "maps" / f"{scene.name}__ground_truth.npz", scene.gt)
+        files = write_scene_files(scene, workdir)
+        for seed, protocol, method_name in pending:
+            check_cancelled(self.feedback)
+            rid = run_id(scene.name, protocol, method_name, seed)
+            self.feedback.progress("bench", self.progress(), rid)
+            split = load_or_make_split(self.output_dir, scene.name, protocol, scene.gt, seed, patch_size)
+            want_embedding = self.plots and method_name == TSNE_METHOD and seed == self.first_seed
+            try:
+                record = run_one(scene, features, split, method_name, seed, self.device, self.quick, self.threads,
+                                 self.output_dir, self.feedback, self.env, want_embedding, files)
+            except (InputError, ValueError, RuntimeError) as exc:  # keep going; the run is retried on resume
+                self.failed.append({"run": rid, "error": f"{type(exc).__name__}: {exc}"})
+                self.feedback.message(f"{rid} failed: {type(exc).__name__}: {exc}", "warning")
+                continue
+            record["threads"] = self.threads if self.device.type == "cpu" else None
+            write_json(self.output_dir / "runs" / f"{rid}.json", record)
+            self.ran.append(rid)
+            self.feedback.message(f"{rid}: OA {record['oa']:.2f} AA {record['aa']:.2f} kappa {record['kappa']:.4f} "
+                                  f"train {record['train_seconds']:.1f}s "
+                                  f"infer {record['inference_pixels_per_second']:.0f} px/s")
+
+
 def run_benchmark(output_dir, *, datasets=("indian-pines",), methods=None, protocols=None, seeds=None,
                   quick: bool = False, device: str = "auto", data_dir=None, patch_size: int | None = None,
                   threads: int | None = None, plots: bool = True, feedback=None, scene_loader=None) -> dict:
@@ -199,40 +266,13 @@ def run_benchmark(output_dir, *, datasets=("indian-pines",), methods=None, proto
     feedback.message(f"bench: {len(datasets)} dataset(s) x {len(seeds)} seed(s) x {len(protocols)} protocol(s) x "
                      f"{len(methods)} method(s) on {env['device']['device']}; results in {output_dir}")
 
-    ran, skipped, failed = [], [], []
-    total = len(datasets) * len(seeds) * len(protocols) * len(methods)
-    done = 0
-    for dataset in datasets:
-        pending = [(s, p, m) for s in seeds for p in protocols for m in methods
-                   if not _finished(output_dir / "runs" / f"{run_id(dataset, p, m, s)}.json", quick)]
-        skipped += [run_id(dataset, p, m, s) for s in seeds for p in protocols for m in methods
-                    if (s, p, m) not in pending]
-        done += total // len(datasets) - len(pending)
-        if not pending:
-            continue
-        scene = (scene_loader or load_scene)(dataset, data_dir)
-        features = make_features(scene, patch_size, PCA_COMPONENTS)
-        save_map(output_dir / "maps" / f"{dataset}__ground_truth.npz", scene.gt)
-        for seed, protocol, method_name in pending:
-            check_cancelled(feedback)
-            rid = run_id(dataset, protocol, method_name, seed)
-            feedback.progress("bench", done / max(1, total), f"{rid}")
-            split = load_or_make_split(output_dir, dataset, protocol, scene.gt, seed, patch_size)
-            want_embedding = plots and method_name == TSNE_METHOD and seed == seeds[0]
-            try:
-                record = run_one(scene, features, split, method_name, seed, torch_device, quick, n_threads,
-                                 output_dir, feedback, env, want_embedding)
-            except (InputError, ValueError, RuntimeError) as exc:  # keep going; the run is retried on resume
-                failed.append({"run": rid, "error": f"{type(exc).__name__}: {exc}"})
-                feedback.message(f"{rid} failed: {type(exc).__name__}: {exc}", "warning")
-                done += 1
-                continue
-            record["threads"] = n_threads if torch_device.type == "cpu" else None
-            write_json(output_dir / "runs" / f"{rid}.json", record)
-            ran.append(rid)
-            done += 1
-            feedback.message(f"{rid}: OA {record['oa']:.2f} AA {record['aa']:.2f} kappa {record['kappa']:.4f} "
-                             f"train {record['train_seconds']:.1f}s infer {record['inference_pixels_per_second']:.0f} px/s")
+    job = _Job(output_dir, torch_device, quick, n_threads, plots, seeds[0], env, feedback,
+               total=len(datasets) * len(seeds) * len(protocols) * len(methods))
+    with _engine_threads(n_threads if torch_device.type == "cpu" else None):
+        for dataset in datasets:
+            job.run_dataset(dataset, [(s, p, m) for s in seeds for p in protocols for m in methods], patch_size,
+                            lambda name=dataset: (scene_loader or load_scene)(name, data_dir))
+    ran, skipped, failed = job.ran, job.skipped, job.failed
     feedback.progress("bench", 1.0, "writing the table")
     table, summary = write_table(output_dir)
     outputs = {"table": str(table), "summary": str(output_dir / "summary.json"), "runs": str(output_dir / "runs"),

@@ -30,16 +30,19 @@ def test_ablations_map_onto_the_learner_config():
     centre = _config("cdm-centre")
     assert centre.centre_branch and centre.replace(centre_branch=base.centre_branch, patch_size=base.patch_size,
                                                    seed=base.seed, spectral_member=base.spectral_member) == base
-    # Every variant but the default leaves the engine's spectral member out; cdm-spectral adds its own, always.
+    # Every variant but the default leaves the engine's spectral member out; cdm-spectral switches it on, always.
     assert base.spectral_member == "auto"
-    assert {_config(n).spectral_member for n in METHODS if n.startswith("cdm-") or n == "cnn"} == {"off"}
-    spectral = _config("cdm-spectral")  # the ensemble's ContrastDM member is the default without the engine's
+    assert {_config(n).spectral_member for n in METHODS
+            if (n.startswith("cdm-") and n != "cdm-spectral") or n == "cnn"} == {"off"}
+    spectral = _config("cdm-spectral")
+    assert spectral.spectral_member == "on"
     assert spectral.replace(patch_size=base.patch_size, seed=base.seed, spectral_member="auto") == base
     full = _config("contrastdm")
     assert full.replace(patch_size=base.patch_size, seed=base.seed) == base
     assert full.patch_size == 9 and full.seed == 5
     quick = _config("contrastdm", quick=True)
     assert quick.contrastive_epochs == 1 and quick.finetune_epochs == QUICK_LEARNER["finetune_epochs"]
+    assert quick.spectral_epochs == QUICK_LEARNER["spectral_epochs"] < base.spectral_epochs
     assert _config("cnn", quick=True).contrastive_epochs == 0  # quick mode never switches a stage on
 
 

@@ -1,0 +1,61 @@
+"""The benchmark measures the product: its ContrastDM map is the map the command line makes."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from test_runner import tiny_scene
+
+from contrastdm.bench import runner
+from contrastdm.bench.files import CLASS_FIELD, read_class_map, write_scene_files
+from contrastdm.bench.methods import default_learner_config, make_method, stale_reason
+from contrastdm.bench.record import load_map
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _cli(*args):
+    env = {**os.environ, "PROJ_DATA": "/usr/share/proj", "PYTHONPATH": str(ROOT / "core")}
+    done = subprocess.run([sys.executable, "-m", "contrastdm", *map(str, args), "--threads", "1", "--progress", "none"],
+                          capture_output=True, text=True, timeout=900, env=env)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_the_benchmark_map_equals_the_map_of_contrastdm_train_and_classify(tmp_path):
+    out = tmp_path / "bench"
+    runner.run_benchmark(out, methods="contrastdm", protocols="fields", seeds="0", quick=True, device="cpu",
+                         patch_size=5, threads=1, plots=False, scene_loader=tiny_scene)
+    record = json.loads((out / "runs" / "indian-pines__fields__contrastdm__seed0.json").read_text())
+    assert record["method_info"]["spectral_gate"]["member"] == "on"  # every engine step is in play
+    with np.load(out / record["split_file"]) as split:
+        train = split["train"].astype(np.int64)
+
+    # A user's files: the same scene and the same training pixels, written as polygons.
+    scene = tiny_scene()
+    user = tmp_path / "user"
+    files = write_scene_files(scene, user)
+    vector = files.write_training(train, scene.gt.ravel()[train], user / "training.gpkg")
+    config = make_method("contrastdm").config_for(5, 0, quick=True).to_dict()
+    preset = default_learner_config().to_dict()
+    settings = [f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in config.items() if v != preset[k]]
+    assert any(s.startswith("finetune_epochs=") for s in settings)  # quick mode: shorter stages
+    _cli("train", "--raster", files.raster, "--vector", vector, "--class-field", CLASS_FIELD,
+         "--model", user / "model.safetensors", "--pca-components", 30, "--device", "cpu",
+         *[a for s in settings for a in ("--set", s)])
+    _cli("classify", "--raster", files.raster, "--model", user / "model.safetensors", "--output", user / "map.tif",
+         "--device", "cpu")
+
+    by_cli = read_class_map(user / "map.tif").reshape(scene.shape)
+    by_bench = load_map(out / record["map_file"])
+    assert np.array_equal(by_cli, by_bench), f"{int((by_cli != by_bench).sum())} pixel(s) differ"
+
+
+def test_a_contrastdm_record_from_the_harness_own_path_is_flagged():
+    record = {"method": "contrastdm", "harness_version": 1, "seed": 0, "patch_size": 11,
+              "method_info": {"config": default_learner_config().to_dict()}}
+    assert "not by train() and classify()" in stale_reason(record)
+    assert stale_reason({**record, "method": "svm"}) is None  # the baselines never ran through the engine
