@@ -29,7 +29,7 @@ from qgis.core import (
 from qgis.PyQt.QtCore import QCoreApplication
 from qgis.PyQt.QtGui import QIcon
 
-from . import engine_runner, paths
+from . import engine_runner, paths, settings
 
 # The engine's choices (contrastdm/choices.py), copied: the plugin reaches the engine only through its CLI,
 # possibly in another interpreter, and never imports it. tests/qgis/test_plugin_choices.py keeps them equal.
@@ -44,6 +44,8 @@ DEFAULT_DEVICE = "auto"
 VECTOR_FORMATS = ["gpkg", "shp", "geojson", "json", "fgb"]
 MODEL_FILTER = "ContrastDM model (*.safetensors)"
 REPORT_FILTER = "HTML report (*.html)"
+# Commands that fit the label-free preprocessing: they get the plugin's scene cache (settings.scene_cache_dir).
+CACHED_COMMANDS = ("train", "run", "prepare")
 
 # Numeric training options: (parameter name, CLI option, label). 0 leaves the value to the engine and preset.
 PRESET_NUMBERS = [
@@ -406,6 +408,8 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
     # -- running -------------------------------------------------------------------------------------------
 
     def run_engine(self, command, args, feedback, outputs) -> dict:
+        if command in CACHED_COMMANDS:
+            args = [*args, "--cache-dir", settings.scene_cache_dir()]
         return engine_runner.run_engine(command, args, feedback, outputs=outputs)
 
     def report_metrics(self, result: dict, feedback) -> str:

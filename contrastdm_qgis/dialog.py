@@ -2,7 +2,9 @@
 
 It fills the parameters of the toolbox's ``contrastdm:train_and_classify`` and runs that algorithm
 (dialog_run.RunController); once a map exists, "Suggest where to label" runs ``contrastdm:suggest_training_sites``
-with its model. The "Engine" tab is the same widget as the options page.
+with its model. A raster picked is prepared in the background (``contrastdm:prepare_raster``: its band selection
+and reduction go to the scene cache, so the run starts sooner). The "Engine" tab is the same widget as the options
+page.
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ from .dialog_run import RunController, add_results_to_project, eta_text, format_
 from .i18n import N_, tr
 from .options_page import EngineWidget
 from .outputs import default_outputs, raster_file
+from .prepare_raster import RasterPreparer
 from .suggest_sites import ALGORITHM_ID as SITES_ALGORITHM_ID
 from .suggest_sites import SuggestSitesAlgorithm as S
 from .suggest_sites import add_sites_to_project, class_colors, sites_path
@@ -112,6 +115,10 @@ class ContrastDMDialog(QDialog):
         layout.addWidget(self.buttons)
         self.resize(QSize(640, 720))  # scrolls on small (laptop) screens
 
+        self.preparer = RasterPreparer(self)  # the raster's label-free stage, in the background
+        self.preparer.state.connect(self.prepare_label.setText)
+        for widget in (self.number_widgets["PCA_COMPONENTS"], self.seed_spin):  # settings it depends on
+            widget.valueChanged.connect(self._on_preparation_setting_changed)
         self.raster_combo.layerChanged.connect(self._on_raster_changed)
         self.training_combo.layerChanged.connect(self._on_training_changed)
         self.field_combo.fieldChanged.connect(self.update_preview)
@@ -129,6 +136,8 @@ class ContrastDMDialog(QDialog):
         self.raster_combo.setFilters(QgsMapLayerProxyModel.RasterLayer)
         self.raster_info = QLabel()
         self.raster_info.setWordWrap(True)
+        self.prepare_label = QLabel()
+        self.prepare_label.setStyleSheet("color: gray")
         self.training_combo = QgsMapLayerComboBox()
         self.training_combo.setFilters(QgsMapLayerProxyModel.PolygonLayer | QgsMapLayerProxyModel.PointLayer)
         self.field_combo = QgsFieldComboBox()
@@ -146,6 +155,7 @@ class ContrastDMDialog(QDialog):
         self.validation_combo.setLayer(None)
         form.addRow(tr("Raster"), self.raster_combo)
         form.addRow("", self.raster_info)
+        form.addRow("", self.prepare_label)
         form.addRow(tr("Training layer"), self.training_combo)
         form.addRow(tr("Class field"), self.field_combo)
         form.addRow(self.preview)
@@ -262,6 +272,19 @@ class ContrastDMDialog(QDialog):
             if not widget.filePath() or widget.filePath() == previous.get(key):
                 widget.setFilePath(self._defaults[key])
         self.update_preview()
+        if self.isVisible():  # a closed dialog's list follows the project too: it prepares nothing then
+            self._prepare_raster(layer)
+
+    def _on_preparation_setting_changed(self, *_args) -> None:
+        if self.isVisible():
+            self._prepare_raster(self.raster_combo.currentLayer())
+
+    def _prepare_raster(self, layer) -> None:
+        """Start fitting the raster's band selection and reduction in the background, with the settings the run
+        would use now; a run started meanwhile works anyway (it may compute them itself)."""
+        self.preparer.prepare(layer if raster_file(layer) else None,
+                              {"PCA_COMPONENTS": self.number_widgets["PCA_COMPONENTS"].value(),
+                               "SEED": self.seed_spin.value()})
 
     def _on_training_changed(self, layer) -> None:
         self.field_combo.setLayer(layer)
@@ -447,6 +470,15 @@ class ContrastDMDialog(QDialog):
         self.message_bar.pushMessage(title, text, level, 0)
         if self.iface is not None and (level == Qgis.Critical or not self.isVisible()):
             self.iface.messageBar().pushMessage(title, text, level, 0)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self._prepare_raster(self.raster_combo.currentLayer())
+
+    def hideEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if not event.spontaneous():  # closed (not minimised): the background preparation stops with it
+            self.preparer.prepare(None)
+        super().hideEvent(event)
 
     def _on_probed(self, result: dict) -> None:
         device = result.get("device") or ""

@@ -25,6 +25,10 @@ from .i18n import tr
 
 ALGORITHM_ID = "contrastdm:train_and_classify"
 
+# What a running task points to but does not own (its context and feedback), kept alive until it has run even
+# when the controller that started it is gone (a dialog closed and deleted while its background task stops).
+_RUNNING: dict[int, tuple] = {}
+
 
 def format_duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
@@ -131,6 +135,9 @@ class RunController(QObject):
         task = QgsProcessingAlgRunnerTask(algorithm, parameters, self.context, self.feedback)
         task.setDescription(description)
         task.executed.connect(self._on_executed)
+        key = id(task)
+        _RUNNING[key] = (task, self.context, self.feedback)
+        task.executed.connect(lambda *_args, key=key: _RUNNING.pop(key, None))
         self.task = task
         QgsApplication.taskManager().addTask(task)
         return True

@@ -33,6 +33,7 @@ STAGE_WEIGHTS = {
     "run": {"read": 3, "preprocess": 4, "contrastive": 29, "diffusion": 16, "finetune": 20, "spectral": 3,
             "save": 2, "classify": 18, "evaluate": 5},
     "suggest": {"classify": 80, "suggest": 20},
+    "prepare": {"read": 5, "preprocess": 95},
 }
 
 

@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 CONTEXT = "ContrastDM"
 LANGUAGES = ["de"]
 UI_MODULES = ["dialog.py", "dialog_run.py", "options_page.py", "engine_jobs.py", "engine_setup.py", "plugin.py",
-              "class_preview.py", "algorithm_base.py", "algorithms.py", "suggest_sites.py"]
+              "class_preview.py", "algorithm_base.py", "algorithms.py", "suggest_sites.py", "prepare_raster.py"]
 # Lists of (..., label) tuples whose last string is shown through tr(label).
 LABEL_LISTS = {"PRESET_NUMBERS", "TORCH_VARIANTS"}
 # Calls whose first string argument is a message: tr("..."), Step("title", ...).

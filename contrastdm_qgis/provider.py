@@ -7,6 +7,7 @@ from qgis.PyQt.QtGui import QIcon
 
 from . import paths, settings
 from .algorithms import ALGORITHMS
+from .prepare_raster import PrepareRasterAlgorithm
 from .suggest_sites import SuggestSitesAlgorithm
 
 
@@ -38,7 +39,7 @@ class ContrastDMProvider(QgsProcessingProvider):
         settings.unregister_processing_settings()
 
     def loadAlgorithms(self) -> None:  # noqa: N802
-        for algorithm in [*ALGORITHMS, SuggestSitesAlgorithm]:
+        for algorithm in [*ALGORITHMS, SuggestSitesAlgorithm, PrepareRasterAlgorithm]:
             self.addAlgorithm(algorithm())
 
     # The engine writes GeoTIFF and GeoPackage files only: no memory outputs, no other formats.

@@ -6,7 +6,9 @@ provider registers a Processing setting that reads and writes the same QgsSettin
 
 from __future__ import annotations
 
-from qgis.core import QgsSettings
+import os
+
+from qgis.core import QgsApplication, QgsSettings
 
 # ProcessingConfig stores provider settings under "Processing/Configuration/<name>"; using that key here
 # makes the Options dialog and this module share one value.
@@ -18,6 +20,11 @@ def engine_python() -> str:
     """The interpreter the user chose for the engine, or "" (then it is found automatically)."""
     value = QgsSettings().value(ENGINE_PYTHON_KEY, "", type=str)
     return (value or "").strip()
+
+
+def scene_cache_dir() -> str:
+    """The engine's scene cache for runs from QGIS (``--cache-dir``): ``<QGIS profile>/contrastdm/cache``."""
+    return os.path.join(QgsApplication.qgisSettingsDirPath(), "contrastdm", "cache")
 
 
 def set_engine_python(path: str | None) -> None:

@@ -4,312 +4,312 @@
 <context>
     <name>ContrastDM</name>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="60"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="64"/>
         <source>A first look in minutes: short training, small model.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="61"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="65"/>
         <source>Good maps for most work.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="62"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="66"/>
         <source>Final maps: longest training, features refined by the diffusion model.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="68"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="72"/>
         <source>ContrastDM: train and classify</source>
         <translation>ContrastDM: trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="88"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="92"/>
         <source>Train and classify</source>
         <translation>Trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="91"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="95"/>
         <source>Engine</source>
         <translation>Engine</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="95"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="99"/>
         <source>Run</source>
         <translation>Starten</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="96"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="100"/>
         <source>Cancel</source>
         <translation>Abbrechen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="98"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="102"/>
         <source>Suggest where to label</source>
         <translation>Wo als Nächstes labeln?</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="100"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="104"/>
         <source>Points where the last map's model is least sure, to label next</source>
         <translation>Punkte, an denen das Modell der letzten Karte am unsichersten ist: dort als Nächstes labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="135"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
         <source>Class</source>
         <translation>Klasse</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="135"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
         <source>Features</source>
         <translation>Objekte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="135"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
         <source>Pixels (approx.)</source>
         <translation>Pixel (ca.)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="146"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="156"/>
         <source>Raster</source>
         <translation>Raster</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="148"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="159"/>
         <source>Training layer</source>
         <translation>Trainingslayer</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="149"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="160"/>
         <source>Class field</source>
         <translation>Klassenfeld</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="152"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="163"/>
         <source>Validation layer (optional)</source>
         <translation>Validierungslayer (optional)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="157"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
         <source>Fast</source>
         <translation>Schnell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="157"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
         <source>Balanced</source>
         <translation>Ausgewogen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="157"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
         <source>Best</source>
         <translation>Beste</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="164"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="175"/>
         <source>Preset</source>
         <translation>Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="179"/>
         <source>Class map</source>
         <translation>Klassenkarte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="169"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="180"/>
         <source>Confidence</source>
         <translation>Konfidenz</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="170"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="181"/>
         <source>Model</source>
         <translation>Modell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="171"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="182"/>
         <source>Report</source>
         <translation>Bericht</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="185"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="196"/>
         <source>Advanced</source>
         <translation>Erweitert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="190"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="201"/>
         <source>Validation class field (empty: the class field)</source>
         <translation>Klassenfeld der Validierung (leer: das Klassenfeld)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="195"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="206"/>
         <source>Test layer (accuracy of the map)</source>
         <translation>Testlayer (Genauigkeit der Karte)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="200"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="211"/>
         <source>preset default</source>
         <translation>Standard der Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="203"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="214"/>
         <source>Add synthetic features for scarce classes</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="205"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="216"/>
         <source>Refine features with the diffusion model (slower)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="210"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="221"/>
         <source>automatic</source>
         <translation>automatisch</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="211"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="222"/>
         <source>Compute device</source>
         <translation>Rechengerät</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="214"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="225"/>
         <source>Random seed</source>
         <translation>Zufallsstartwert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="218"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="229"/>
         <source>Sites to suggest where to label</source>
         <translation>Vorgeschlagene Stellen zum Labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="220"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="231"/>
         <source>Device: checking...</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="249"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="260"/>
         <source>Add a multiband raster (GeoTIFF, ENVI...) to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="253"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="264"/>
         <source>{w} × {h} pixels, {b} bands, {crs}; classified tile by tile (~{mb:.0f} MB as float)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="254"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="265"/>
         <source>no CRS</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="256"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="267"/>
         <source>Not a file: save it as a GeoTIFF first.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="293"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="317"/>
         <source>The training layer ({a}) is reprojected to the raster's CRS ({b}).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="300"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="324"/>
         <source>(counted on the first features only)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="341"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="365"/>
         <source>Cannot run</source>
         <translation>Start nicht möglich</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="344"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="368"/>
         <source>{raster} · ContrastDM {preset} ({time})</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="349"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="373"/>
         <source>Starting the engine...</source>
         <translation>Engine wird gestartet...</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="367"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="391"/>
         <source>{name}: where to label next</source>
         <translation>{name}: wo als Nächstes labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="400"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="424"/>
         <source>Done in {}</source>
         <translation>Fertig nach {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="409"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="433"/>
         <source>Cancelled</source>
         <translation>Abgebrochen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="410"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="434"/>
         <source>Cancelled: the engine was stopped and no output was written.</source>
         <translation>Abgebrochen: die Engine wurde angehalten, es wurde nichts geschrieben.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="413"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="437"/>
         <source>Failed</source>
         <translation>Fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="414"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="438"/>
         <source>ContrastDM failed</source>
         <translation>ContrastDM fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="414"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="438"/>
         <source>See the log for details.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="427"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="451"/>
         <source>ContrastDM</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="427"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="451"/>
         <source>{n} sites where the model is least sure were added next to the map: label them, then run again.</source>
         <translation>{n} Stellen, an denen das Modell am unsichersten ist, wurden neben der Karte hinzugefügt: labeln Sie sie und starten Sie erneut.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="432"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="456"/>
         <source>{name}: class map added to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="438"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="462"/>
         <source>Open report</source>
         <translation>Bericht öffnen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="454"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="487"/>
         <source>Device: {}</source>
         <translation>Gerät: {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="455"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="488"/>
         <source>Engine settings</source>
         <translation>Engine-Einstellungen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog_run.py" line="45"/>
+        <location filename="../../contrastdm_qgis/dialog_run.py" line="49"/>
         <source>Elapsed {}</source>
         <translation>Vergangen {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog_run.py" line="47"/>
+        <location filename="../../contrastdm_qgis/dialog_run.py" line="51"/>
         <source>about {} left</source>
         <translation>noch etwa {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog_run.py" line="108"/>
+        <location filename="../../contrastdm_qgis/dialog_run.py" line="112"/>
         <source>The ContrastDM Processing provider is not loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog_run.py" line="141"/>
+        <location filename="../../contrastdm_qgis/dialog_run.py" line="148"/>
         <source>Cancelling: stopping the engine...</source>
         <translation type="unfinished"></translation>
     </message>
@@ -539,132 +539,132 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="50"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="52"/>
         <source>Patch size in pixels, odd</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="51"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="53"/>
         <source>Components kept by the spectral reduction</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="52"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="54"/>
         <source>Contrastive pre-training epochs</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="53"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="55"/>
         <source>Diffusion training steps</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="54"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="56"/>
         <source>Classifier fine-tuning epochs</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="55"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="57"/>
         <source>Batch size</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="174"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="176"/>
         <source>Hyperspectral (multiband) raster</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="179"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="181"/>
         <source>Training polygons or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="183"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="185"/>
         <source>Validation polygons or points (used to pick the best epoch)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="187"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="189"/>
         <source>Test polygons or points (accuracy of the final map)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="192"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="194"/>
         <source>Class field of the validation layer (default: the class field)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="200"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="202"/>
         <source>Add synthetic features for scarce classes (diffusion model)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="203"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="205"/>
         <source>Refine features with the diffusion model when classifying (on with 'best')</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="206"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="208"/>
         <source>Spectral member: average a per-pixel spectral classifier into the probabilities (auto: when the training pixels form areas)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="214"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="216"/>
         <source>Spectral reduction (pca: principal components; mnf: minimum noise fraction)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="217"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="219"/>
         <source>Keep only these bands (e.g. 1-50,60 or 400-1300nm; empty: all good bands)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="220"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="222"/>
         <source>Drop these bands too (e.g. 104-108 or 1340-1460nm)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="233"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="235"/>
         <source>Trained model</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="235"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="237"/>
         <source>Accuracy report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="236"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="238"/>
         <source>Accuracy metrics (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="243"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="245"/>
         <source>Edge-preserving smoothing radius in pixels (0 = off, -1 = the model's)</source>
         <translation>Radius der kantenerhaltenden Glättung in Pixeln (0 = aus, -1 = wie im Modell)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="246"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="248"/>
         <source>Write Cloud-Optimized GeoTIFFs (with overviews)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="254"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="256"/>
         <source>The input raster could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="374"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="381"/>
         <source>The training layer could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="387"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="394"/>
         <source>The training layer has no features.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithms.py" line="64"/>
+        <location filename="../../contrastdm_qgis/algorithms.py" line="62"/>
         <source>ContrastDM model</source>
         <translation type="unfinished"></translation>
     </message>
@@ -689,9 +689,74 @@
         <translation>Anzahl geschriebener Stellen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/suggest_sites.py" line="175"/>
+        <location filename="../../contrastdm_qgis/suggest_sites.py" line="173"/>
         <source>Where to label next</source>
         <translation>Wo als Nächstes labeln</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="50"/>
+        <source>Components kept by the spectral reduction (0 = preset default)</source>
+        <translation>Von der spektralen Reduktion behaltene Komponenten (0 = Vorgabe des Presets)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="56"/>
+        <source>Scene cache entry</source>
+        <translation>Eintrag im Szenen-Cache</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="58"/>
+        <source>Scene cache (hit: it was already prepared; miss: prepared now)</source>
+        <translation>Szenen-Cache (hit: war schon vorbereitet; miss: jetzt vorbereitet)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="79"/>
+        <source>The raster was already prepared: {}</source>
+        <translation>Das Raster war schon vorbereitet: {}</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="81"/>
+        <source>Raster prepared: {}</source>
+        <translation>Raster vorbereitet: {}</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="146"/>
+        <source>The raster cannot be prepared: {}</source>
+        <translation>Das Raster kann nicht vorbereitet werden: {}</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="151"/>
+        <source>Preparing the raster for training...</source>
+        <translation>Raster wird für das Training vorbereitet...</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="152"/>
+        <source>ContrastDM: preparing {} for training</source>
+        <translation>ContrastDM: {} wird für das Training vorbereitet</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="155"/>
+        <source>Preparing the raster for training: {}%</source>
+        <translation>Raster wird für das Training vorbereitet: {} %</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="162"/>
+        <source>Raster ready for training (prepared earlier)</source>
+        <translation>Raster bereit für das Training (schon früher vorbereitet)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="163"/>
+        <source>Raster ready for training</source>
+        <translation>Raster bereit für das Training</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="167"/>
+        <source>Preparing the raster failed (training will do it instead): {}</source>
+        <translation>Vorbereiten des Rasters fehlgeschlagen (das Training erledigt es stattdessen): {}</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/prepare_raster.py" line="168"/>
+        <source>see the Processing log</source>
+        <translation>siehe Processing-Protokoll</translation>
     </message>
 </context>
 </TS>

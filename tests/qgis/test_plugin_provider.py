@@ -6,11 +6,12 @@ from pathlib import Path
 from qgis.core import QgsApplication, QgsProcessingAlgorithm, QgsProcessingParameterDefinition
 
 REPO = Path(__file__).resolve().parents[2]
-IDS = ["contrastdm:classify_raster", "contrastdm:suggest_training_sites", "contrastdm:train_and_classify",
+IDS = ["contrastdm:classify_raster", "contrastdm:prepare_raster", "contrastdm:suggest_training_sites",
+       "contrastdm:train_and_classify",
        "contrastdm:train_model"]
 
 
-def test_provider_lists_four_algorithms(provider):
+def test_provider_lists_five_algorithms(provider):
     assert provider.id() == "contrastdm"
     assert provider.name() == "ContrastDM"
     assert not provider.icon().isNull()
@@ -38,6 +39,7 @@ def test_algorithms_have_help_groups_and_flags(provider):
         "classify_raster": ("classification", "Classification"),
         "train_and_classify": ("classification", "Classification"),
         "suggest_training_sites": ("training", "Model training"),
+        "prepare_raster": ("training", "Model training"),
     }
 
 
