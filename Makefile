@@ -15,13 +15,22 @@ export PYTHONDONTWRITEBYTECODE := 1
 
 setup: $(VENV)/.installed
 
+# One line per step; the packages' own output goes to $(SETUP_LOG), shown only when a step fails.
+SETUP_LOG := build/setup.log
+define step
+	@printf 'setup: %s\n' $(1)
+	@( $(2) ) >>$(SETUP_LOG) 2>&1 || { echo "setup failed at: "$(1)"; last lines of $(SETUP_LOG):"; \
+	    tail -n 30 $(SETUP_LOG); exit 1; }
+endef
+
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml scripts/install_system_packages.sh
-	scripts/install_system_packages.sh
-	test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV)
-	$(PY) -m pip install -q -r requirements.txt -r requirements-dev.txt
-	$(PY) -m pip install -q --no-deps --no-build-isolation -e .
-	$(PY) -c "import contrastdm, torch, rasterio, geopandas, qgis.core; print('engine', contrastdm.__version__, '| torch', torch.__version__, '| rasterio', rasterio.__version__)"
-	touch $@
+	@mkdir -p build && : > $(SETUP_LOG)
+	$(call step,"Debian packages (QGIS, GDAL, rasterio, geopandas)",scripts/install_system_packages.sh)
+	$(call step,"virtual environment $(VENV) (system site packages)",test -x $(PY) || $(SYSTEM_PYTHON) -m venv --system-site-packages $(VENV))
+	$(call step,"Python packages (torch==2.13.0 CPU build and the tools)",$(PY) -m pip install -r requirements.txt -r requirements-dev.txt)
+	$(call step,"the engine (editable install)",$(PY) -m pip install --no-deps --no-build-isolation -e .)
+	@$(PY) -c "import contrastdm, torch, rasterio, geopandas, qgis.core; print('setup: done: engine', contrastdm.__version__, '| torch', torch.__version__, '| rasterio', rasterio.__version__)"
+	@touch $@
 
 # The main job on the real Indian Pines scene: data -> training polygons -> train -> map -> report.
 demo: setup
