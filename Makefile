@@ -54,11 +54,11 @@ lint: setup
 	$(PY) -m ruff check core contrastdm_qgis tests benchmarks scripts
 
 bench: setup
-	$(PY) -m contrastdm bench --output-dir benchmarks/results
+	PYTHONPATH=benchmarks $(PY) -m contrastdm_bench --output-dir benchmarks/results
 
 # The blocks protocol on new rectangle draws (seeds 5-9), none of which shaped the method's defaults.
 bench-heldout: setup
-	$(PY) -m contrastdm bench --output-dir benchmarks/heldout --protocols blocks --seeds 5,6,7,8,9 \
+	PYTHONPATH=benchmarks $(PY) -m contrastdm_bench --output-dir benchmarks/heldout --protocols blocks --seeds 5,6,7,8,9 \
 		--methods svm,rf,mlp1d,cnn,ssftt,contrastdm
 
 # Classification pixels/s and peak memory at two scene sizes (needs the demo's model).
@@ -72,7 +72,7 @@ gpu-check: setup
 	$(PY) benchmarks/gpu_check.py --output-dir benchmarks/gpu
 
 bench-quick: setup
-	$(PY) -m contrastdm bench --quick --output-dir benchmarks/results-quick
+	PYTHONPATH=benchmarks $(PY) -m contrastdm_bench --quick --output-dir benchmarks/results-quick
 
 # Screenshots of the real QGIS desktop (under Xvfb) for docs/screenshots/.
 screenshots: setup

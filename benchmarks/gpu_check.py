@@ -4,7 +4,7 @@ On a machine with CUDA it runs, each step in its own process and under its own t
 1. the demo (Indian Pines: dataset, train, classify, evaluate) on the GPU, timed per step;
 2. the same training started by ``torchrun --nproc-per-node 1`` (the distributed entry point);
 3. classification speed against reading the scene and writing one band (benchmarks/classify_speed.py);
-4. optionally, benchmark runs on the GPU until a time budget is spent (resumable, like `contrastdm bench`).
+4. optionally, benchmark runs on the GPU until a time budget is spent (resumable, like `make bench`).
 A step that fails is recorded with the end of its output and the check goes on. Writes gpu_check.json and
 gpu_check.md in --output-dir (default benchmarks/gpu/).
 
@@ -39,7 +39,7 @@ class StepLog(list):
 
 def step(name: str, command: list, limit: float, log: list) -> dict:
     command = [str(part) for part in command]
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "core"),
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "core"), str(ROOT / "benchmarks"),
                                                                      os.environ.get("PYTHONPATH")]))}
     start = time.perf_counter()
     try:
@@ -177,8 +177,9 @@ def main() -> int:
         write(out, result)
     remaining = args.bench_until - (time.perf_counter() - started) - 15
     if remaining > 30:
-        step("bench", engine("bench", "--device", args.device, "--output-dir", out / "bench",
-                             *args.bench_args.split()), remaining, log)
+        harness = [sys.executable, "-m", "contrastdm_bench", "--device", args.device, "--output-dir", out / "bench",
+                   *args.bench_args.split()]
+        step("bench", [str(a) for a in harness], remaining, log)
         write(out, result)
     return 0 if all(s["rc"] == 0 for s in log if s["step"] != "bench") else 1
 

@@ -191,17 +191,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--patch-size", type=int, default=11, help="patch size the validation gap is made for")
     p.add_argument("--seed", type=int, default=0)
 
-    p = commands.add_parser("bench", parents=[common], help="benchmark methods on public scenes")
-    p.add_argument("--output-dir", required=True)
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--methods")
-    p.add_argument("--protocols")
-    p.add_argument("--seeds", help="comma-separated seeds (default: 0,1,2,3,4; --quick: 0)")
-    p.add_argument("--dataset", default="indian-pines", help="indian-pines, pavia-university or salinas")
-    p.add_argument("--data-dir", help="folder holding the dataset's .mat files (Pavia University, Salinas)")
-    p.add_argument("--patch-size", type=int, default=11)
-    p.add_argument("--no-plots", action="store_true", help="skip the plots")
-    p.add_argument("--device", default=choices.DEFAULT_DEVICE, help=DEVICE_HELP)
     return parser
 
 
@@ -334,10 +323,6 @@ def _execute(args, feedback) -> dict:
         paths = prepare_indian_pines(args.output_dir, source=args.source, patch_size=args.patch_size,
                                      seed=args.seed, feedback=feedback)
         return {"outputs": {k: str(v) for k, v in paths.items()}}
-    if args.command == "bench":
-        from .bench.runner import main as bench_main
-
-        return bench_main(args, feedback)
     raise ContrastDMError(f"unknown command {args.command}")
 
 
@@ -428,7 +413,7 @@ def main(argv=None) -> int:
         feedback = ConsoleFeedback(sys.stderr)
     _install_signal_handlers(feedback)
     use_system_proj_data()  # the engine's own process: the environment is ours to set
-    if args.threads is not None and args.command != "bench":
+    if args.threads is not None:
         if args.threads < 1:
             return _fail(args, feedback, ContrastDMError("--threads must be 1 or more"), "InputError", 1)
         os.environ["CONTRASTDM_THREADS"] = str(args.threads)

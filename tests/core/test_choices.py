@@ -48,7 +48,7 @@ def test_cli_offers_the_choices():
         assert options["--reduction"].default == choices.DEFAULT_REDUCTION
         assert tuple(options["--spectral-member"].choices) == choices.SPECTRAL_MEMBER
         assert tuple(options["--progress"].choices) == choices.PROGRESS
-    for command in ("train", "run", "classify", "bench"):
+    for command in ("train", "run", "classify", "suggest"):
         option = _options(parser, command)["--device"]
         assert option.default == choices.DEFAULT_DEVICE
         assert all(name in option.help for name in choices.DEVICES)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from contrastdm.bench.protocols import EIGHT, PROTOCOLS, load_or_make_split, make_split, split_path
+from contrastdm_bench.protocols import EIGHT, PROTOCOLS, load_or_make_split, make_split, split_path
 
 PATCH = 11
 RADIUS = PATCH // 2

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..sampling import stratified_split
+from contrastdm.errors import InputError
+from contrastdm.sampling import stratified_split
 
 PROTOCOLS = ("ratio-10", "ratio-5", "shot-10", "fields", "blocks")
 FIELDS_TARGET = (0.3, 0.5)  # share of a class's pixels drawn for training, by whole fields
@@ -150,7 +150,7 @@ def fields_split(gt: np.ndarray, patch_size: int, seed: int) -> tuple[np.ndarray
 
 
 def blocks_split(gt: np.ndarray, patch_size: int, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
-    from ..datasets import training_rectangles, validation_mask
+    from contrastdm.datasets import training_rectangles, validation_mask
 
     rectangles = training_rectangles(gt, seed=seed)
     train = np.zeros(gt.shape, dtype=bool)

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..io.spectral import SpectralInfo
-from ..preprocess import SceneSample, fit_scene
-from ..spatial import guide_from_features
+from contrastdm.errors import InputError
+from contrastdm.io.spectral import SpectralInfo
+from contrastdm.preprocess import SceneSample, fit_scene
+from contrastdm.spatial import guide_from_features
 
 # Standard .mat files of the other two usual scenes (Grupo de Inteligencia Computacional, UPV/EHU).
 PAVIA_UNIVERSITY_CLASSES = (
@@ -71,12 +71,12 @@ def load_scene(name: str, data_dir=None) -> Scene:
     """``indian-pines`` (found by :func:`contrastdm.datasets.load_indian_pines`), ``pavia-university`` or
     ``salinas`` (the standard .mat files in ``data_dir``)."""
     if name == "indian-pines":
-        from ..datasets import INDIAN_PINES_CLASSES, load_indian_pines
+        from contrastdm.datasets import INDIAN_PINES_CLASSES, load_indian_pines
 
         cube, gt = load_indian_pines(data_dir)
         return Scene(name, cube, gt, INDIAN_PINES_CLASSES)
     if name == "indian-pines-raw":
-        from ..datasets import INDIAN_PINES_CLASSES, load_indian_pines, raw_indian_pines
+        from contrastdm.datasets import INDIAN_PINES_CLASSES, load_indian_pines, raw_indian_pines
 
         cube, gt = load_indian_pines(data_dir)
         raw, wavelengths = raw_indian_pines(cube)

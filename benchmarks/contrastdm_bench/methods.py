@@ -35,7 +35,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..spatial import smooth_probabilities
+from contrastdm.spatial import smooth_probabilities
+
 from .data import Features
 
 # Quick mode: reduced epochs for a smoke run of the whole harness in minutes on a small CPU.
@@ -177,7 +178,7 @@ class MLP1D(_TorchMethod):
 
     def fit(self, task):
         """The engine's spectral member, trained alone (:func:`contrastdm.model.spectral.fit_member`)."""
-        from ..model.spectral import fit_member
+        from contrastdm.model.spectral import fit_member
 
         self.model, info = fit_member(
             task.features.spectra[task.train], task.y_train, task.n_classes, task.seed, task.device,
@@ -198,7 +199,8 @@ class SSFTTMethod(_TorchMethod):
     def fit(self, task):
         import torch
 
-        from ..model.supervised import train_supervised
+        from contrastdm.model.supervised import train_supervised
+
         from .ssftt import SSFTT
 
         torch.manual_seed(task.seed)
@@ -212,7 +214,7 @@ class SSFTTMethod(_TorchMethod):
 
 
 def default_learner_config():
-    from ..model.config import as_config
+    from contrastdm.model.config import as_config
 
     return as_config(None)
 
@@ -262,8 +264,9 @@ class Learner(Method):
         return base.replace(**changes, patch_size=int(patch_size), seed=int(seed))
 
     def fit(self, task):
-        from .. import train  # the public API, as a user calls it
-        from ..model.config import DEFAULT_PRESET
+        from contrastdm import train  # the public API, as a user calls it
+        from contrastdm.model.config import DEFAULT_PRESET
+
         from .files import CLASS_FIELD
 
         files = task.files
@@ -281,7 +284,8 @@ class Learner(Method):
 
     def _classify(self, task, model=None, **options) -> np.ndarray:
         """Class indices 0..K-1 (-1 where unclassified) of every pixel, from the engine's map."""
-        from .. import classify
+        from contrastdm import classify
+
         from .files import read_class_map
 
         output = task.files.workdir / "map.tif"
@@ -295,7 +299,7 @@ class Learner(Method):
     def variants(self, task, labels):
         """The same trained model without its smoothing, without its spectral member, and (where refinement
         was kept) without refinement: each classified by the engine with that one step left out."""
-        from ..bundle import load_model
+        from contrastdm.bundle import load_model
 
         model = load_model(self.model_path)
         cfg = model.network.config
@@ -315,9 +319,9 @@ class Learner(Method):
         """Features of the given pixels before and after diffusion refinement, from the model file."""
         import torch
 
-        from ..bundle import load_model, match_bands
-        from ..io.raster import describe, open_raster
-        from ..sampling import extract_patches
+        from contrastdm.bundle import load_model, match_bands
+        from contrastdm.io.raster import describe, open_raster
+        from contrastdm.sampling import extract_patches
 
         model = load_model(self.model_path)
         net = model.network.eval()
@@ -426,7 +430,7 @@ def stale_reason(record: dict, output_dir=None) -> Optional[str]:
     A spectral member left to ``"auto"`` is recorded as decided ("on" or "off"); the decision is checked
     against the gate on the run's training pixels (``method_info["spectral_gate"]``, or its split file under
     ``output_dir`` for runs recorded before the gate existed)."""
-    from ..model.config import LearnerConfig
+    from contrastdm.model.config import LearnerConfig
 
     method = METHODS.get(record.get("method", ""))
     method = method() if method is not None else None
@@ -455,7 +459,7 @@ def _gate_decision(record: dict, output_dir) -> Optional[str]:
     """What the spectral member's "auto" decides on the run's training pixels (None when it cannot be told)."""
     from pathlib import Path
 
-    from ..model.spectral import resolve
+    from contrastdm.model.spectral import resolve
 
     split = record.get("split_file")
     if output_dir is not None and split and (Path(output_dir) / split).is_file():
@@ -467,7 +471,7 @@ def _gate_decision(record: dict, output_dir) -> Optional[str]:
 
 
 def make_method(name: str) -> Method:
-    from ..errors import InputError
+    from contrastdm.errors import InputError
 
     if name not in METHODS:
         raise InputError(f"unknown method '{name}'; use one of {', '.join(METHODS)}")

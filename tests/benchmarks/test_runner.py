@@ -1,15 +1,14 @@
 """The benchmark runner on a tiny generated scene with cheap methods: run files, table, plots, resume."""
 
 import json
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from contrastdm.bench import runner
-from contrastdm.bench.data import Scene
-from contrastdm.bench.plots import make_plots
-from contrastdm.bench.record import load_map
+from contrastdm_bench import runner
+from contrastdm_bench.data import Scene
+from contrastdm_bench.plots import make_plots
+from contrastdm_bench.record import load_map
 
 RUN_FIELDS = {
     "dataset", "protocol", "seed", "method", "oa", "aa", "kappa", "per_class_accuracy", "train_seconds",
@@ -76,7 +75,7 @@ def test_runs_write_json_table_and_resume(tmp_path):
 
 
 def test_runs_respect_the_stored_split_and_never_train_on_test_pixels(tmp_path, monkeypatch):
-    from contrastdm.bench import methods
+    from contrastdm_bench import methods
 
     seen = []
     original = methods.SVM.fit
@@ -93,14 +92,13 @@ def test_runs_respect_the_stored_split_and_never_train_on_test_pixels(tmp_path, 
         assert np.intersect1d(seen[0], split["test"]).size == 0
 
 
-def test_main_takes_the_cli_namespace_and_draws_plots(tmp_path, monkeypatch):
+def test_a_run_draws_plots_and_removes_stale_ones(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "load_scene", tiny_scene)
-    args = SimpleNamespace(output_dir=str(tmp_path / "b"), quick=True, methods="rf,mlp1d", protocols="shot-10",
-                           seeds="0", device="cpu", patch_size=5, threads=1)
     stale = tmp_path / "b" / "plots" / "indian-pines__shot-10__contrastdm__seed0_tsne.png"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"a picture of features from a run that no longer exists")
-    result = runner.main(args)
+    result = runner.run_benchmark(tmp_path / "b", quick=True, methods="rf,mlp1d", protocols="shot-10", seeds="0",
+                                  device="cpu", patch_size=5, threads=1)
     assert set(result["outputs"]) >= {"table", "runs", "splits", "plots"}
     plots = sorted(p.name for p in (tmp_path / "b" / "plots").glob("*.png"))
     assert plots == ["indian-pines_shot-10_maps_seed0.png", "indian-pines_shot-10_oa.png"]  # the stale t-SNE is gone
@@ -193,7 +191,7 @@ def test_the_spectral_ensemble_is_scored_with_and_without_its_spectral_member(tm
 
 
 def test_the_default_adds_its_spectral_member_only_where_the_training_pixels_form_areas(tmp_path):
-    from contrastdm.bench.methods import stale_reason
+    from contrastdm_bench.methods import stale_reason
 
     out = tmp_path / "bench"
     _bench(out, methods="contrastdm,cdm-spectral", protocols="shot-10,fields", seeds="0")
@@ -214,7 +212,7 @@ def test_the_default_adds_its_spectral_member_only_where_the_training_pixels_for
     fields_cell = row.split("|")[-2]  # the tiny scene's protocols in table order: shot-10, fields
     assert f"{areas['oa'] - areas['variants']['unfused']['oa']:+.2f}" in fields_cell
     # Without a member, the default's map is its own map without one: the ladder's other steps compare with it.
-    from contrastdm.bench.table import summarise
+    from contrastdm_bench.table import summarise
 
     entry = summarise([points])["indian-pines"]["shot-10"]["contrastdm"]
     assert entry["variants"]["unfused"]["oa_by_seed"] == {"0": points["oa"]}
@@ -241,7 +239,7 @@ def test_a_run_made_with_another_configuration_is_flagged_and_redone(tmp_path):
     record["method_info"]["config"]["finetune_epochs"] += 7  # as if made under an older default
     record["oa"] = 12.5
     path.write_text(json.dumps(record))
-    from contrastdm.bench.table import write_table
+    from contrastdm_bench.table import write_table
 
     write_table(out)
     text = (out / "results.md").read_text()
@@ -253,3 +251,12 @@ def test_a_run_made_with_another_configuration_is_flagged_and_redone(tmp_path):
     redone = json.loads(path.read_text())
     assert redone["oa"] != 12.5
     assert "another configuration" not in (out / "results.md").read_text()
+
+
+def test_the_harness_command_line_refuses_an_unknown_method_in_one_line(tmp_path, capsys):
+    from contrastdm_bench.__main__ import main
+
+    assert main(["--output-dir", str(tmp_path / "b"), "--methods", "svm,nope", "--no-plots"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["contrastdm_bench: error: unknown method(s): nope; use " + ", ".join(runner.METHODS)]
+    assert not (tmp_path / "b" / "runs").exists()

@@ -1,4 +1,4 @@
-from contrastdm.bench.table import check_targets, render, summarise
+from contrastdm_bench.table import check_targets, render, summarise
 
 
 def _run(method, protocol, seed, oa):
@@ -48,7 +48,7 @@ def test_a_baseline_map_after_the_smoothing_step_is_a_rival_too():
 
 
 def test_an_ablation_step_helps_only_beyond_two_standard_errors():
-    from contrastdm.bench.table import ablation_steps
+    from contrastdm_bench.table import ablation_steps
 
     # Pre-training: +1, +2, +3 (mean 2, SE 0.58): helps. Synthetic features: +1, -1, +0.5 (mean 0.17, SE 0.6):
     # no clear effect.

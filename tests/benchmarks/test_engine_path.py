@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 from test_runner import tiny_scene
 
-from contrastdm.bench import runner
-from contrastdm.bench.files import CLASS_FIELD, read_class_map, write_scene_files
-from contrastdm.bench.methods import default_learner_config, make_method, stale_reason
-from contrastdm.bench.record import load_map
+from contrastdm_bench import runner
+from contrastdm_bench.files import CLASS_FIELD, read_class_map, write_scene_files
+from contrastdm_bench.methods import default_learner_config, make_method, stale_reason
+from contrastdm_bench.record import load_map
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _cli(*args):

@@ -48,7 +48,7 @@ def _transform(scene):
     from rasterio.transform import from_origin
 
     if scene.name.startswith("indian-pines"):
-        from ..datasets import indian_pines_transform
+        from contrastdm.datasets import indian_pines_transform
 
         return indian_pines_transform()
     return from_origin(500_000.0, 4_000_000.0 + PIXEL * scene.shape[0], PIXEL, PIXEL)

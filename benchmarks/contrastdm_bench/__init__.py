@@ -1,6 +1,7 @@
 """Benchmark harness: methods x protocols x seeds on public hyperspectral scenes.
 
-``contrastdm bench`` calls :func:`contrastdm.bench.runner.main`. Modules, one job each:
+Beside the engine, not in it: ``python -m contrastdm_bench`` with ``benchmarks/`` on the path (``make bench``).
+The ContrastDM methods are clients of ``contrastdm.train`` and ``contrastdm.classify``. Modules, one job each:
 
 - ``data``: scenes (Indian Pines; Pavia University and Salinas from their .mat files) and label-free features;
 - ``protocols``: seeded, leakage-free training/test splits, stored as files so anyone can rerun them;
@@ -8,5 +9,6 @@
 - ``ssftt``: an SSFTT-style spectral-spatial tokenizer transformer (Sun et al., IEEE TGRS 2022);
 - ``record``: environment, timing and peak-memory bookkeeping, atomic JSON files;
 - ``table`` and ``plots``: the Markdown table and figures generated from the per-run JSON files;
-- ``runner``: the loop (resumable: a run whose JSON exists is skipped).
+- ``files``: a scene as a user has it (GeoTIFF, training polygons) for the engine's methods;
+- ``runner``: the loop (resumable: a run whose JSON exists is skipped); ``__main__``: the command line.
 """

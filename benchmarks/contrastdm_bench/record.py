@@ -70,7 +70,7 @@ def versions() -> dict:
     import sklearn
     import torch
 
-    from ..version import __version__
+    from contrastdm.version import __version__
 
     return {"contrastdm": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
             "scipy": scipy.__version__, "scikit-learn": sklearn.__version__, "torch": torch.__version__,
@@ -80,7 +80,7 @@ def versions() -> dict:
 def device_info(device) -> dict:
     import torch
 
-    from ..device import describe_device
+    from contrastdm.device import describe_device
 
     info = {"device": describe_device(device), "type": device.type, "gpu_model": None,
             "cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from contrastdm.bench.methods import METHODS, QUICK_LEARNER, Task, default_learner_config, make_method
-from contrastdm.bench.ssftt import SSFTT
+from contrastdm_bench.methods import METHODS, QUICK_LEARNER, Task, default_learner_config, make_method
+from contrastdm_bench.ssftt import SSFTT
 
 
 def _config(name, quick=False):
@@ -68,8 +68,8 @@ def test_ssftt_shapes_and_tokenizer():
 def test_mat_scene_loader(tmp_path):
     from scipy.io import savemat
 
-    from contrastdm.bench.data import load_scene
     from contrastdm.errors import InputError
+    from contrastdm_bench.data import load_scene
 
     cube = np.random.default_rng(0).integers(0, 4000, size=(6, 5, 103)).astype(np.uint16)
     gt = np.zeros((6, 5), dtype=np.uint8)

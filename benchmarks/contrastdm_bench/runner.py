@@ -1,4 +1,4 @@
-"""``contrastdm bench``: methods x protocols x seeds on a scene; one JSON per run, a table and plots.
+"""The benchmark loop: methods x protocols x seeds on a scene; one JSON per run, a table and plots.
 
 Resumable: a run whose JSON file exists is skipped, so a long run can be stopped and continued; the
 table and plots are regenerated from every run file in the output folder.
@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
-from ..feedback import NullFeedback, check_cancelled
+from contrastdm.errors import InputError
+from contrastdm.feedback import NullFeedback, check_cancelled
+
 from .data import DATASETS, load_scene, make_features
 from .files import write_scene_files
 from .methods import METHODS, Task, make_method, stale_reason
@@ -106,7 +107,7 @@ def run_one(scene, features, split, method_name: str, seed: int, device, quick: 
     """Train and evaluate one method on one split; writes its map (and embedding) and returns the record."""
     import torch
 
-    from ..metrics import classification_metrics
+    from contrastdm.metrics import classification_metrics
 
     rid = run_id(scene.name, split.protocol, method_name, seed)
     method = make_method(method_name)
@@ -240,8 +241,9 @@ def run_benchmark(output_dir, *, datasets=("indian-pines",), methods=None, proto
                   quick: bool = False, device: str = "auto", data_dir=None, patch_size: int | None = None,
                   threads: int | None = None, plots: bool = True, feedback=None, scene_loader=None) -> dict:
     """Run what is missing, then regenerate the table and plots; ``scene_loader(name, data_dir)`` -> Scene
-    replaces :func:`contrastdm.bench.data.load_scene` (tests use small scenes)."""
-    from ..device import resolve_device
+    replaces :func:`contrastdm_bench.data.load_scene` (tests use small scenes)."""
+    from contrastdm.device import resolve_device
+
     from .methods import default_learner_config
     from .table import write_table
 
@@ -289,15 +291,3 @@ def run_benchmark(output_dir, *, datasets=("indian-pines",), methods=None, proto
     return {"outputs": outputs,
             "metrics": {"ran": len(ran), "skipped": len(skipped), "failed": failed, "summary": summary},
             "seconds": round(time.monotonic() - started, 1)}
-
-
-def main(args, feedback=None) -> dict:
-    """Entry point of ``contrastdm bench`` (``args``: the argparse namespace; options missing from it take
-    their defaults: dataset, data_dir, patch_size, threads, no_plots)."""
-    datasets = getattr(args, "dataset", None) or getattr(args, "datasets", None) or "indian-pines"
-    return run_benchmark(
-        args.output_dir, datasets=datasets, methods=getattr(args, "methods", None),
-        protocols=getattr(args, "protocols", None), seeds=getattr(args, "seeds", None),
-        quick=bool(getattr(args, "quick", False)), device=getattr(args, "device", None) or "auto",
-        data_dir=getattr(args, "data_dir", None), patch_size=getattr(args, "patch_size", None),
-        threads=getattr(args, "threads", None), plots=not getattr(args, "no_plots", False), feedback=feedback)
