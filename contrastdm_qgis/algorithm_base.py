@@ -61,10 +61,11 @@ TRAINING_HELP = (
     "<p><b>Training data</b>: polygons or points with a class field (text or integer), in any CRS (they are "
     "reprojected to the raster's CRS). At least two classes are needed; a few polygons per class are enough. "
     "Memory layers, database layers and 'selected features only' are exported to a temporary GeoPackage.</p>"
-    "<p><b>Preset</b>: <i>fast</i> for a first look, <i>balanced</i> for most work, <i>best</i> for final maps. "
+    "<p><b>Preset</b>: <i>fast</i> for a first look, <i>balanced</i> for most work, <i>best</i> for final maps "
+    "(about three times the training). "
     "Advanced numbers left at 0 take the engine's default for the preset. <i>Synthetic features</i> lets the "
     "diffusion model add samples to scarce classes (on in every preset); <i>refine</i> passes features "
-    "through the diffusion model when classifying (slower; on with <i>best</i>).</p>"
+    "through the diffusion model when classifying (slower; off in every preset).</p>"
     "<p>The heavy work runs in a separate Python process (the ContrastDM engine, with PyTorch). Its interpreter "
     "is found automatically or set in Settings &gt; Options &gt; Processing &gt; Providers &gt; ContrastDM.</p>"
 )
@@ -197,7 +198,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             self.addParameter(_advanced(QgsProcessingParameterNumber(
                 name, self.tr(f"{label} (0 = preset default)"), QgsProcessingParameterNumber.Integer,
                 defaultValue=0, minValue=0)))
-        # Defaults leave the preset in charge: every preset adds synthetic features, only 'best' refines.
+        # Defaults leave the preset in charge: every preset adds synthetic features, none refines.
         self.addParameter(_advanced(QgsProcessingParameterBoolean(
             self.SYNTHETIC, self.tr("Add synthetic features for scarce classes (diffusion model)"),
             defaultValue=True)))

@@ -63,7 +63,7 @@ from .suggest_sites import add_sites_to_project, class_colors, sites_path
 PRESET_HELP = {
     "fast": N_("A first look in minutes: short training, small model."),
     "balanced": N_("Good maps for most work."),
-    "best": N_("Final maps: longest training, features refined by the diffusion model."),
+    "best": N_("Final maps: about three times the training of 'balanced'."),
 }
 class ContrastDMDialog(QDialog):
     def __init__(self, iface=None, parent=None) -> None:

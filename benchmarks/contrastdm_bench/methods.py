@@ -378,6 +378,17 @@ def _default(base):
     return {}
 
 
+def _preset(name: str):
+    """The settings in which preset ``name`` differs from the default one."""
+    def overrides(base):
+        from contrastdm.model.config import PRESETS
+
+        wanted = PRESETS[name].to_dict()
+        return {k: v for k, v in wanted.items() if base.to_dict()[k] != v}
+
+    return overrides
+
+
 METHODS = {
     "svm": SVM,
     "rf": RandomForest,
@@ -398,6 +409,8 @@ METHODS = {
     "cdm-spectral": lambda: Learner("cdm-spectral", "the default with the engine's spectral member always on "
                                     "(spectral_member='on'), whatever the training layout", _member_on),
     "contrastdm": lambda: Learner("contrastdm", "ContrastDM, the engine's default configuration", _default),
+    "preset-fast": lambda: Learner("preset-fast", "ContrastDM with the 'fast' preset", _preset("fast")),
+    "preset-best": lambda: Learner("preset-best", "ContrastDM with the 'best' preset", _preset("best")),
 }
 BASELINES = ("svm", "rf", "mlp1d", "cnn", "ssftt")
 # The ablation ladder, one step at a time: (what the step adds, the run without it, the run with it).

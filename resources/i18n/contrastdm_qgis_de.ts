@@ -15,7 +15,7 @@
     </message>
     <message>
         <location filename="../../contrastdm_qgis/dialog.py" line="66"/>
-        <source>Final maps: longest training, features refined by the diffusion model.</source>
+        <source>Final maps: about three times the training of 'balanced'.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
@@ -569,97 +569,97 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="176"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="177"/>
         <source>Hyperspectral (multiband) raster</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="181"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="182"/>
         <source>Training polygons or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="185"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="186"/>
         <source>Validation polygons or points (used to pick the best epoch)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="189"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="190"/>
         <source>Test polygons or points (accuracy of the final map)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="194"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="195"/>
         <source>Class field of the validation layer (default: the class field)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="202"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="203"/>
         <source>Add synthetic features for scarce classes (diffusion model)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="205"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="206"/>
         <source>Refine features with the diffusion model when classifying (on with 'best')</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="208"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="209"/>
         <source>Spectral member: average a per-pixel spectral classifier into the probabilities (auto: when the training pixels form areas)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="216"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="217"/>
         <source>Spectral reduction (pca: principal components; mnf: minimum noise fraction)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="219"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="220"/>
         <source>Keep only these bands (e.g. 1-50,60 or 400-1300nm; empty: all good bands)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="222"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="223"/>
         <source>Drop these bands too (e.g. 104-108 or 1340-1460nm)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="235"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="236"/>
         <source>Trained model</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="237"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="238"/>
         <source>Accuracy report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="238"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="239"/>
         <source>Accuracy metrics (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="245"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="246"/>
         <source>Edge-preserving smoothing radius in pixels (0 = off, -1 = the model's)</source>
         <translation>Radius der kantenerhaltenden Glättung in Pixeln (0 = aus, -1 = wie im Modell)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="248"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="249"/>
         <source>Write Cloud-Optimized GeoTIFFs (with overviews)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="256"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="257"/>
         <source>The input raster could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="381"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="382"/>
         <source>The training layer could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="394"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="395"/>
         <source>The training layer has no features.</source>
         <translation type="unfinished"></translation>
     </message>

@@ -44,11 +44,16 @@ def test_ablations_map_onto_the_learner_config():
     assert quick.contrastive_epochs == 1 and quick.finetune_epochs == QUICK_LEARNER["finetune_epochs"]
     assert quick.spectral_epochs == QUICK_LEARNER["spectral_epochs"] < base.spectral_epochs
     assert _config("cnn", quick=True).contrastive_epochs == 0  # quick mode never switches a stage on
+    from contrastdm.model.config import PRESETS
+
+    for preset in ("fast", "best"):  # a preset as a method: the preset itself, on the run's patch and seed
+        assert _config(f"preset-{preset}") == PRESETS[preset].replace(patch_size=9, seed=5)
+    assert PRESETS["best"].refit_all and not PRESETS["best"].refine
 
 
 def test_every_listed_method_is_built():
     assert list(METHODS) == ["svm", "rf", "mlp1d", "cnn", "ssftt", "cdm-head", "cdm-nosynth", "cdm-early",
-                             "cdm-refine", "cdm-centre", "cdm-spectral", "contrastdm"]
+                             "cdm-refine", "cdm-centre", "cdm-spectral", "contrastdm", "preset-fast", "preset-best"]
     for name in METHODS:
         assert make_method(name).name == name
 

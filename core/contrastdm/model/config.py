@@ -172,11 +172,9 @@ PRESETS: dict[str, LearnerConfig] = {
         finetune_epochs=40,
     ),
     "balanced": LearnerConfig(),
-    # Refinement needs an untouched validation slice to be judged on, so 'best' does not refit on it.
-    "best": LearnerConfig(
-        contrastive_epochs=12, diffusion_steps=3000, synthetic_per_class=256, finetune_epochs=150, refine=True,
-        refit_all=False,
-    ),
+    # Longer schedules, the refit on every label kept and no refinement at inference: on Indian Pines
+    # refinement was never kept by validation (0 of 10 runs) and leaving the refit out cost 3.7 OA at shot-10.
+    "best": LearnerConfig(contrastive_epochs=12, diffusion_steps=3000, synthetic_per_class=256, finetune_epochs=150),
 }
 DEFAULT_PRESET = "balanced"
 
