@@ -12,6 +12,7 @@ import threading
 from pathlib import Path
 
 from qgis.core import QgsProcessingException
+from qgis.PyQt import sip
 from qgis.PyQt.QtCore import QObject, QProcess, QProcessEnvironment, pyqtSignal
 
 from . import engine_runner, engine_setup, paths, settings
@@ -79,7 +80,14 @@ class DoctorProbe(QObject):
         return self._thread is not None and self._thread.is_alive()
 
     def start(self, python: str | None = None) -> None:
-        self._thread = threading.Thread(target=lambda: self.finished.emit(probe_engine(python)), daemon=True)
+        def work():
+            result = probe_engine(python)
+            # The dialog that owns this probe may have been closed (and deleted) while the engine answered:
+            # emitting on a deleted object would crash QGIS.
+            if not sip.isdeleted(self):
+                self.finished.emit(result)
+
+        self._thread = threading.Thread(target=work, daemon=True)
         self._thread.start()
 
 
