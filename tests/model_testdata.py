@@ -1,6 +1,8 @@
 """Tiny generated hyperspectral data and a tiny config (shared by the model and training tests)."""
 
 import numpy as np
+import pytest
+import torch
 
 from contrastdm.model import LearnerConfig
 
@@ -39,3 +41,16 @@ def tiny_config(**changes) -> LearnerConfig:
     )
     return cfg.replace(**changes)
 
+
+@pytest.fixture(scope="session")
+def tiny_data():
+    return tiny_dataset()
+
+
+@pytest.fixture(autouse=True)
+def _few_threads():
+    """Keep the tiny tests from competing for the machine's cores."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

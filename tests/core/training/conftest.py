@@ -2,27 +2,13 @@
 
 import pytest
 import torch
-from model_testdata import tiny_config, tiny_dataset
+from model_testdata import _few_threads, tiny_config, tiny_data  # noqa: F401  (shared fixtures)
 
 from contrastdm.training.context import make_context
 
 
-@pytest.fixture(scope="session")
-def tiny_data():
-    return tiny_dataset()
-
-
-@pytest.fixture(autouse=True)
-def _few_threads():
-    """Keep the tiny tests from competing for the machine's cores."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
-
-
 @pytest.fixture
-def context(tiny_data):
+def context(tiny_data):  # noqa: F811  (the fixture, not the import)
     """A factory of TrainingContexts for ``tiny_config(**changes)``, seeded as ``fit`` seeds one."""
 
     def make(x_val=None, y_val=None, progress=None, unlabeled="tiny", **changes):
