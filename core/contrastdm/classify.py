@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import json
 import os
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from rasterio.errors import RasterioError
 
 from .bundle import Model, load_model, match_bands
 from .errors import InputError, OutputError
-from .feedback import NullFeedback, check_cancelled
+from .feedback import NullFeedback, QuietFeedback, check_cancelled
 from .io.atomic import check_outputs
 from .io.raster import (
     describe,
@@ -30,7 +32,6 @@ from .io.raster import (
     open_raster,
     read_with_halo,
     reflect_pad,
-    tile_count,
 )
 from .io.writer import CONFIDENCE_NODATA, ClassificationWriter
 from .spatial import guide_from_features, smooth_probabilities
@@ -284,6 +285,69 @@ def _compute_dtype(device, precision: str):
     return torch.bfloat16 if precision == "bfloat16" else torch.float32
 
 
+def _part_folder(output) -> Path:
+    """Where the ranks of one torchrun job leave their tiles: beside the output (a shared file system across
+    nodes), named after the output and the job so that every rank finds the same folder."""
+    output = Path(output)
+    job = os.environ.get("TORCHELASTIC_RUN_ID") or os.environ.get("MASTER_PORT") or "job"
+    return output.parent / f".{output.name}.{job}.parts"
+
+
+def _save_tiles(tiles, indices, folder: Path) -> None:
+    """This rank's tiles as plain .npy files (loaded without pickle)."""
+    for index, (_window, probs, centre) in zip(indices, tiles):
+        np.save(folder / f"{index}.p.npy", probs)
+        np.save(folder / f"{index}.v.npy", centre)
+
+
+def _load_tiles(windows, folder: Path):
+    for index, window in enumerate(windows):
+        yield (window, np.load(folder / f"{index}.p.npy", allow_pickle=False),
+               np.load(folder / f"{index}.v.npy", allow_pickle=False))
+
+
+def _classified_tiles(pipeline, ds, info, windows, workers, output, feedback):
+    """The tiles' ``(window, probabilities, validity)`` in order, for the rank that writes (None for the others).
+
+    One process computes them as it writes. Under torchrun the ranks share the tiles (tile ``i`` goes to rank
+    ``i % world``), each saves its own beside the output; once every rank is done, rank 0 reads them back in
+    order and writes the maps, so they equal one process's, and nothing is written if a rank fails."""
+    from . import distributed
+
+    ranks = distributed.current()
+    if not ranks.active:
+        return contextlib.closing(_tile_probabilities(pipeline, ds, info, windows, workers))
+    folder = _part_folder(output)
+    folder.mkdir(parents=True, exist_ok=True)
+    indices = range(ranks.rank, len(windows), ranks.world_size)
+    mine = _tile_probabilities(pipeline, ds, info, [windows[i] for i in indices], workers)
+    with contextlib.closing(mine):
+        _save_tiles(_reporting(mine, len(indices), feedback), indices, folder)
+    distributed.barrier()
+    return _parts(folder, windows if ranks.is_main else None)
+
+
+@contextlib.contextmanager
+def _parts(folder: Path, windows):
+    import shutil
+
+    try:
+        yield None if windows is None else _load_tiles(windows, folder)
+    finally:
+        from . import distributed
+
+        distributed.barrier()  # rank 0 has written: the parts can go
+        if distributed.current().is_main:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _reporting(tiles, total: int, feedback):
+    for done, tile in enumerate(tiles):
+        check_cancelled(feedback)
+        feedback.progress("classify", (done + 1) / max(1, total), f"tile {done + 1} of {total}")
+        yield tile
+
+
 def classify(raster, model, output, *, confidence=None, probabilities=None, tile_size: int = 256,
              device: str = "auto", smoothing_radius: int | None = None, spectral_weight: float | None = None,
              cog: bool = False, precision: str = "float32", feedback=None) -> ClassifyResult:
@@ -297,14 +361,18 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
     about a fifth less CPU time where the processor computes it natively, at the price of a few near-tied
     labels (0.05-0.06% of Indian Pines'); "auto" takes bfloat16 on such a processor, float32 elsewhere.
     The raster's bands are matched to the model's by wavelength when both carry wavelengths, else by index.
+    Under ``torchrun`` the ranks share the tiles and rank 0 writes the maps, equal to one process's.
     """
+    from . import distributed
     from .device import describe_device, resolve_device
 
     feedback = feedback or NullFeedback()
     started = time.monotonic()
     if int(tile_size) < 1:
         raise InputError(f"tile size must be a positive number of pixels, not {tile_size}")
-    torch_device = resolve_device(device)
+    torch_device = distributed.setup(resolve_device(device))
+    if not distributed.current().is_main:  # one voice per job; every rank still stops when cancelled
+        feedback = QuietFeedback(feedback)
     dtype = _compute_dtype(torch_device, precision)
     model_path = None
     if not isinstance(model, Model):
@@ -324,21 +392,25 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
     with open_raster(raster) as ds:
         info = describe(ds)
         info = info.with_bands(match_bands(model, info))
-        inputs = [raster] + ([model_path] if model_path else [])
+        windows = list(iter_tiles(info.width, info.height, tile_size))
+        writer = functools.partial(ClassificationWriter, output, width=info.width, height=info.height, crs=info.crs,
+                                   transform=info.transform, classes=model.classes, confidence_path=confidence,
+                                   probabilities_path=probabilities,
+                                   inputs=[raster] + ([model_path] if model_path else []),
+                                   tags=_map_tags(model, info), cog=cog)
         try:
             with _reading_cache(ds, info, tile_size, pipeline.halo), _tile_workers(torch_device) as workers, \
-                    ClassificationWriter(output, width=info.width, height=info.height, crs=info.crs,
-                                         transform=info.transform, classes=model.classes,
-                                         confidence_path=confidence, probabilities_path=probabilities,
-                                         inputs=inputs, tags=_map_tags(model, info), cog=cog) as writer:
-                tiles = _tile_probabilities(pipeline, ds, info, iter_tiles(info.width, info.height, tile_size),
-                                            workers)
-                with contextlib.closing(tiles):
-                    counts = _write_tiles(writer, tiles, model.class_ids, tile_count(info.width, info.height,
-                                                                                     tile_size), feedback)
+                    _classified_tiles(pipeline, ds, info, windows, workers, output, feedback) as tiles:
+                counts = None
+                if tiles is not None:
+                    with writer() as maps:
+                        counts = _write_tiles(maps, tiles, model.class_ids, len(windows), feedback)
         except (OSError, RasterioError) as exc:  # reads are handled above: this is the disk or the folder
             raise OutputError(f"cannot write the outputs (disk full or folder not writable?): "
                               f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from exc
+    if counts is None:  # another rank of a torchrun job wrote the maps
+        return ClassifyResult(str(output), None, None, 0, time.monotonic() - started, 0.0,
+                              describe_device(torch_device), {})
     seconds = time.monotonic() - started
     pixels = info.width * info.height
     names = {"unclassified": int(counts[0])}

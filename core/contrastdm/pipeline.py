@@ -33,10 +33,10 @@ def run(raster, vector, class_field: str, model_path, output, *, confidence=None
     trained = train(raster, vector, class_field, model_path, device=device, feedback=feedback, **train_options)
     from .distributed import current
 
-    if not current().is_main:  # under torchrun, training is shared and rank 0 maps
-        return RunResult(trained, None, None, None, time.monotonic() - started)
     result = classify(raster, trained.model, output, confidence=confidence, probabilities=probabilities,
                       tile_size=tile_size, device=device, cog=cog, feedback=feedback)
+    if not current().is_main:  # under torchrun every rank trains and classifies its share; rank 0 reports
+        return RunResult(trained, None, None, None, time.monotonic() - started)
     metrics = None
     if test_vector is not None:
         metrics, _ = map_accuracy(output, test_vector, test_class_field or class_field, feedback,

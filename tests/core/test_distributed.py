@@ -94,3 +94,28 @@ def test_a_bad_input_under_torchrun_gives_one_message(scene, tmp_path):
     assert done.stderr.count("contrastdm: error:") == 1, done.stderr[-3000:]
     assert "no_such_field" in done.stderr
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_two_ranks_share_the_tiles_and_write_the_map_of_one_process(trained, tmp_path):
+    import rasterio
+
+    env = {**os.environ, "PROJ_DATA": "/usr/share/proj", "PYTHONPATH": str(ROOT / "core"), "OMP_NUM_THREADS": "1"}
+    common = ("--raster", trained.raster, "--model", trained.model, "--device", "cpu", "--tile-size", "16")
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    alone = subprocess.run([sys.executable, "-m", "contrastdm", "classify", *map(str, common), "--output",
+                            str(one / "map.tif"), "--confidence", str(one / "conf.tif")],
+                           env=env, capture_output=True, text=True)
+    assert alone.returncode == 0, alone.stderr
+    done = torchrun("-m", "contrastdm", "classify", *common, "--output", two / "map.tif", "--confidence",
+                    two / "conf.tif", "--progress", "jsonl")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stream = _events(done.stdout)
+    assert [e["type"] for e in stream].count("result") == 1
+    tiles = {e["message"] for e in stream if e["type"] == "progress" and e["stage"] == "classify"}
+    assert "tile 5 of 5" in tiles  # rank 0 computed its share (tiles 0, 2, 4, 6, 8), then wrote all nine
+    assert "tile 9 of 9" in tiles
+    for name in ("map.tif", "conf.tif"):  # 9 tiles of 16 px over 2 ranks, written by rank 0 in order
+        with rasterio.open(one / name) as a, rasterio.open(two / name) as b:
+            assert (a.read() == b.read()).all(), name
+    assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir())  # no parts left
