@@ -106,6 +106,7 @@ def _cache_arg(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Every command and its options (a declaration, long because the commands are many)."""
     common = argparse.ArgumentParser(add_help=False)
     _common(common)
     parser = argparse.ArgumentParser(
@@ -243,7 +244,8 @@ def _metrics_line(metrics: dict | None) -> str:
 
 
 def _execute(args, feedback) -> dict:
-    """Run one command; returns the result event (printed as JSON or as text)."""
+    """Run one command; returns the result event (printed as JSON or as text). One short branch per command,
+    each a call into the engine's job functions."""
     if args.command == "train":
         from .train import train
 

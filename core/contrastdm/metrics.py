@@ -68,17 +68,7 @@ def classification_metrics(
         raise InputError("no reference pixels to evaluate against")
 
     k = len(ids)
-    lookup_size = max(max(ids), int(t.max()), int(p.max()), 0) + 1
-    index = np.full(lookup_size, k, dtype=np.int64)  # k = unclassified / unknown
-    index[ids] = np.arange(k)
-    ti = index[np.clip(t, 0, None)]
-    ti[t < 0] = k
-    if (ti == k).any():
-        unknown = sorted(set(t[ti == k].tolist()))
-        raise InputError(f"reference labels hold class ids not in the class list: {unknown[:10]}")
-    pi = index[np.clip(p, 0, None)]
-    pi[p < 0] = k
-
+    ti, pi = _class_indices(ids, t, p)
     full = confusion_matrix(ti, pi, k + 1)  # extra last row/column: unclassified
     cm = full[:k, :k]
     unclassified = full[:k, k]
@@ -87,21 +77,8 @@ def classification_metrics(
     support = full[:k].sum(axis=1)  # all reference pixels of each class
     predicted = cm.sum(axis=0)  # pixels predicted as each class
 
-    per_class = []
-    recalls = []
-    for j in range(k):
-        precision = _ratio(cm[j, j], predicted[j])
-        recall = _ratio(cm[j, j], support[j])
-        if recall is not None:
-            recalls.append(recall)
-        f1 = None
-        if precision is not None and recall is not None:
-            f1 = 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))
-        per_class.append({
-            "id": ids[j], "name": names[j], "support": int(support[j]), "predicted": int(predicted[j]),
-            "correct": int(cm[j, j]), "unclassified": int(unclassified[j]),
-            "precision": precision, "recall": recall, "f1": f1,
-        })
+    per_class = _per_class(ids, names, cm, support, predicted, unclassified)
+    recalls = [c["recall"] for c in per_class if c["recall"] is not None]
 
     p_o = correct / n
     rows = full.sum(axis=1).astype(np.float64)
@@ -122,3 +99,36 @@ def classification_metrics(
         "confusion_matrix": cm.astype(int).tolist(),
         "unclassified": unclassified.astype(int).tolist(),
     }
+
+
+def _class_indices(ids: list[int], t: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Reference and predicted class ids as indices into ``ids``; len(ids) for unclassified or unknown
+    predictions. An unknown reference id is an input error."""
+    k = len(ids)
+    lookup_size = max(max(ids), int(t.max()), int(p.max()), 0) + 1
+    index = np.full(lookup_size, k, dtype=np.int64)  # k = unclassified / unknown
+    index[ids] = np.arange(k)
+    ti = index[np.clip(t, 0, None)]
+    ti[t < 0] = k
+    if (ti == k).any():
+        unknown = sorted(set(t[ti == k].tolist()))
+        raise InputError(f"reference labels hold class ids not in the class list: {unknown[:10]}")
+    pi = index[np.clip(p, 0, None)]
+    pi[p < 0] = k
+    return ti, pi
+
+
+def _per_class(ids, names, cm, support, predicted, unclassified) -> list[dict]:
+    rows = []
+    for j in range(len(ids)):
+        precision = _ratio(cm[j, j], predicted[j])
+        recall = _ratio(cm[j, j], support[j])
+        f1 = None
+        if precision is not None and recall is not None:
+            f1 = 0.0 if precision + recall == 0 else float(2 * precision * recall / (precision + recall))
+        rows.append({
+            "id": ids[j], "name": names[j], "support": int(support[j]), "predicted": int(predicted[j]),
+            "correct": int(cm[j, j]), "unclassified": int(unclassified[j]),
+            "precision": precision, "recall": recall, "f1": f1,
+        })
+    return rows
