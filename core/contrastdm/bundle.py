@@ -174,7 +174,11 @@ def match_bands(model: Model, info) -> tuple[int, ...]:
     Matched by wavelength when the model and the raster both carry wavelengths (reordered or extra bands
     are fine), else by index, which needs the same band count as the training raster.
     """
-    record = _band_record(model)
+    return match_band_record(_band_record(model), model.metadata.get("band_names"), info)
+
+
+def match_band_record(record: dict, names, info) -> tuple[int, ...]:
+    """:func:`match_bands` for a band record (``raster_count``, ``indices``, ``wavelengths``) and band names."""
     wanted = record.get("wavelengths")
     if wanted and info.wavelengths:
         return _match_by_wavelength(wanted, info.wavelengths)
@@ -182,7 +186,6 @@ def match_bands(model: Model, info) -> tuple[int, ...]:
         raise ModelFileError(
             f"the model was trained on {record['raster_count']} bands but the raster has {info.count}; "
             "classify a raster from the same sensor and band subset (or one whose bands carry wavelengths)")
-    names = model.metadata.get("band_names")
     indices = tuple(int(i) for i in record["indices"])
     have = [info.band_names[i] for i in indices]
     generic = all(n.startswith("band ") for n in (names or [])) or all(n.startswith("band ") for n in have)

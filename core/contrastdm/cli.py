@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import traceback
+from pathlib import Path
 
 from . import choices
 from .errors import Cancelled, ContrastDMError
@@ -43,6 +44,10 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model file to write (.safetensors)")
     parser.add_argument("--validation-vector", help="polygons used only to choose the model (optional)")
     parser.add_argument("--validation-class-field", help="class field of the validation vector (default: --class-field)")
+    parser.add_argument("--unlabelled-raster", action="append", default=[], metavar="RASTER",
+                        help="another scene of the same sensor for contrastive pre-training (repeatable)")
+    parser.add_argument("--unlabelled-list", metavar="FILE",
+                        help="a text file of such scenes, one path per line (# starts a comment)")
     group = parser.add_argument_group("training options (default: the preset's)")
     group.add_argument("--preset", choices=choices.PRESETS, default=choices.DEFAULT_PRESET)
     group.add_argument("--patch-size", type=int, help="odd patch side in pixels")
@@ -216,12 +221,24 @@ def _train_kwargs(args) -> dict:
                 contrastive_epochs=args.contrastive_epochs, diffusion_steps=args.diffusion_steps,
                 finetune_epochs=args.finetune_epochs, synthetic=args.synthetic, refine=args.refine,
                 smoothing_radius=args.smoothing_radius, spectral_member=args.spectral_member,
-                batch_size=args.batch_size, seed=args.seed, cache=_cache_arg(args))
+                batch_size=args.batch_size, seed=args.seed, cache=_cache_arg(args),
+                unlabelled_rasters=args.unlabelled_raster + _raster_list(args.unlabelled_list))
     for name, value in extra.items():
         if options.get(name) is not None:
             raise ContrastDMError(f"'{name}' is given both as an option and with --set")
         options[name] = value
     return options
+
+
+def _raster_list(path) -> list[str]:
+    """The paths in a ``--unlabelled-list`` file (blank lines and # comments skipped)."""
+    if not path:
+        return []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ContrastDMError(f"--unlabelled-list: cannot read {path}: {exc.strerror or exc}") from exc
+    return [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
 
 
 def _parse_value(text: str):

@@ -261,6 +261,31 @@ def _fit_member(data: TrainingData, config, device, feedback):
     return member_net
 
 
+def _other_scenes(rasters, data: TrainingData, config, budget: int, feedback) -> list[np.ndarray]:
+    """Label-free patches from other scenes of the same sensor, for pre-training over several rasters: their
+    bands matched to the training raster's kept bands (by wavelength, else by index) and preprocessed alike."""
+    from .bundle import match_band_record
+    from .errors import ModelFileError
+
+    record = _band_metadata(data.full_info, data.info, data.selection)
+    names = [data.full_info.band_names[i] for i in data.info.band_indices]
+    parts = []
+    for path in rasters:
+        with open_raster(path) as ds:
+            info = describe(ds)
+            try:
+                info = info.with_bands(match_band_record(record, names, info))
+            except ModelFileError as exc:
+                raise InputError(f"unlabelled raster {path}: its bands do not match the training raster's: "
+                                 f"{exc}") from exc
+            rows, cols = sample_unlabelled(info, budget, config.seed)
+            patches, valid = extract_patches(ds, info, rows, cols, config.patch_size, data.preprocessor, feedback,
+                                             "read")
+        parts.append(patches[valid])
+        feedback.message(f"{int(valid.sum())} unlabelled patches from {path}")
+    return parts
+
+
 def _model_metadata(data: TrainingData, config, fitted, sources: dict, settings: dict, device_name: str,
                     seconds: float) -> dict:
     """What the model file records besides the weights: bands, reduction, settings, training, history."""
@@ -309,8 +334,8 @@ def _write_outputs(model_path, report, model: Model, settings: dict, inputs, fee
 def train(raster, vector, class_field: str, model_path, *, validation_vector=None, validation_class_field=None,
           report=None, preset: str = "balanced", pca_components: int | None = 30, reduction: str = "pca",
           bands=None, drop_bands=None, class_colors: dict | None = None,
-          device: str = "auto", max_per_class: int = 5000, max_unlabelled: int | None = None, feedback=None,
-          cache="default", **options) -> TrainResult:
+          device: str = "auto", max_per_class: int = 5000, max_unlabelled: int | None = None,
+          unlabelled_rasters=(), feedback=None, cache="default", **options) -> TrainResult:
     """Train a ContrastDM model on ``raster`` with labels from ``vector``'s ``class_field``.
 
     ``pca_components``: channels the reduction keeps (``reduction`` "pca" or "mnf"; 0 or None: none).
@@ -318,6 +343,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     wavelength ranges); by default bad bands are found from the metadata, absorption windows and the data.
     ``max_per_class``: pixels of a class drawn at random beyond which its polygons are thinned out;
     ``max_unlabelled``: label-free patches drawn over the scene (default 20,000).
+    ``unlabelled_rasters``: other scenes of the same sensor whose patches join the label-free ones (contrastive
+    pre-training over several rasters); the patches are shared equally among all the scenes.
     ``cache``: where the label-free preprocessing (band selection, standardisation, reduction: it depends only
     on the raster and the settings above) is kept between runs, so retraining on the same raster skips it:
     ``"default"`` (the default, as for the CLI: the user's cache folder, ``$CONTRASTDM_CACHE_DIR/scenes``, else
@@ -340,7 +367,9 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     if not ranks.is_main:  # one voice per job; every rank still stops when cancelled
         feedback = QuietFeedback(feedback)
     feedback.message(f"device: {describe_device(torch_device)}")
-    check_outputs([model_path, report], inputs=[raster, vector, validation_vector])
+    unlabelled_rasters = [str(r) for r in unlabelled_rasters or ()]
+    check_outputs([model_path, report], inputs=[raster, vector, validation_vector, *unlabelled_rasters])
+    share = (max_unlabelled or UNLABELLED_SAMPLES) // (1 + len(unlabelled_rasters))
     from .prepare import open_cache
 
     scene_cache = open_cache(cache, feedback)
@@ -348,7 +377,10 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     data = read_training_data(raster, vector, class_field, config, validation_vector=validation_vector,
                               validation_class_field=validation_class_field, pca_components=pca_components,
                               reduction=reduction, bands=bands, drop_bands=drop_bands, max_per_class=max_per_class,
-                              max_unlabelled=max_unlabelled, feedback=feedback, cache=scene_cache)
+                              max_unlabelled=share, feedback=feedback, cache=scene_cache)
+    if unlabelled_rasters:
+        data.unlabelled = np.concatenate([data.unlabelled, *_other_scenes(unlabelled_rasters, data, config, share,
+                                                                           feedback)])
     fitted = fit(data.unlabelled, data.x_train, data.y_train, data.x_val, data.y_val, len(data.table), config,
                  torch_device, feedback.progress, feedback.cancelled)
     data.unlabelled = None
@@ -357,6 +389,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     config = fitted.network.config
     config.spectral_member = data.member
     sources = {"raster": str(raster), "vector": str(vector), "class_field": class_field}
+    if unlabelled_rasters:
+        sources["unlabelled_rasters"] = unlabelled_rasters
     if ranks.active:
         sources["ranks"] = ranks.world_size
     metadata = _model_metadata(data, config, fitted, sources, settings, describe_device(torch_device),
