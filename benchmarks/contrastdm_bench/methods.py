@@ -409,6 +409,9 @@ METHODS = {
     "cdm-spectral": lambda: Learner("cdm-spectral", "the default with the engine's spectral member always on "
                                     "(spectral_member='on'), whatever the training layout", _member_on),
     "contrastdm": lambda: Learner("contrastdm", "ContrastDM, the engine's default configuration", _default),
+    "cdm-polygons": lambda: Learner("cdm-polygons", "the default with its epoch chosen on held-out polygons and "
+                                    "their patch halo (validation_split='polygons'), then the refit",
+                                    lambda base: {"validation_split": "polygons"}),
     "preset-fast": lambda: Learner("preset-fast", "ContrastDM with the 'fast' preset", _preset("fast")),
     "preset-best": lambda: Learner("preset-best", "ContrastDM with the 'best' preset", _preset("best")),
 }

@@ -146,3 +146,54 @@ def group_split(labels: np.ndarray, groups: np.ndarray, fraction: float, seed: i
             taken += group_members.size
     selected = np.sort(np.concatenate(selected)) if selected else np.empty(0, np.int64)
     return selected, np.setdiff1d(np.arange(labels.size), selected)
+
+
+def grouped_split(labels: np.ndarray, groups: np.ndarray, rows: np.ndarray, cols: np.ndarray, fraction: float,
+                  seed: int = 0, halo: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Indices (training, validation) that hold out whole groups (the polygons the pixels came from).
+
+    Per class, groups are drawn at random until about ``fraction`` of the class's pixels are held out, and at
+    least one group stays for training; a class drawn as a single polygon is cut across its longer side
+    instead (the far part held out). Training pixels within ``halo`` pixels (the patch radius) of a held-out
+    pixel leave the training side too, so no training patch sees a validation pixel; where that would leave a
+    class without training pixels, the halo is not applied.
+    """
+    labels, groups = np.asarray(labels), np.asarray(groups)
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    held = np.zeros(labels.size, dtype=bool)
+    for value in np.unique(labels):
+        members = np.flatnonzero(labels == value)
+        want = fraction * members.size
+        ids = np.unique(groups[members])
+        if ids.size >= 2:
+            rng.shuffle(ids)
+            taken = 0
+            for group in ids[:-1]:
+                if taken >= want:
+                    break
+                chosen = members[groups[members] == group]
+                held[chosen] = True
+                taken += chosen.size
+        else:
+            along = rows[members] if np.ptp(rows[members]) >= np.ptp(cols[members]) else cols[members]
+            count = int(round(want))
+            if 0 < count < members.size:
+                held[members[np.argsort(along, kind="stable")][members.size - count:]] = True
+    training = ~held
+    if halo > 0 and held.any():
+        clear = training & ~_near(rows, cols, held, halo)
+        if all(clear[labels == value].any() for value in np.unique(labels)):
+            training = clear
+    return np.flatnonzero(training), np.flatnonzero(held)
+
+
+def _near(rows: np.ndarray, cols: np.ndarray, marked: np.ndarray, reach: int) -> np.ndarray:
+    """Which pixels lie within ``reach`` pixels (Chebyshev distance) of a marked one."""
+    from scipy.ndimage import maximum_filter
+
+    r0, c0 = rows.min(), cols.min()
+    grid = np.zeros((rows.max() - r0 + 1, cols.max() - c0 + 1), dtype=bool)
+    grid[rows[marked] - r0, cols[marked] - c0] = True
+    grown = maximum_filter(grid, size=2 * reach + 1, mode="constant", cval=False)
+    return grown[rows - r0, cols - c0]

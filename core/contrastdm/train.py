@@ -261,6 +261,18 @@ def _fit_member(data: TrainingData, config, device, feedback):
     return member_net
 
 
+def _held_out_polygons(data: TrainingData, config):
+    """With ``validation_split="polygons"`` (and no validation vector): training and validation indices that
+    hold out whole polygons and their patch halo (:func:`~contrastdm.sampling.grouped_split`); else None."""
+    from .sampling import grouped_split
+
+    if config.validation_split != "polygons" or data.x_val is not None:
+        return None
+    pixels = data.pixels
+    return grouped_split(data.y_train, pixels.feature_ids, pixels.rows, pixels.cols, config.validation_fraction,
+                         config.seed, halo=config.patch_size // 2)
+
+
 def _other_scenes(rasters, data: TrainingData, config, budget: int, feedback) -> list[np.ndarray]:
     """Label-free patches from other scenes of the same sensor, for pre-training over several rasters: their
     bands matched to the training raster's kept bands (by wavelength, else by index) and preprocessed alike."""
@@ -382,7 +394,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
         data.unlabelled = np.concatenate([data.unlabelled, *_other_scenes(unlabelled_rasters, data, config, share,
                                                                            feedback)])
     fitted = fit(data.unlabelled, data.x_train, data.y_train, data.x_val, data.y_val, len(data.table), config,
-                 torch_device, feedback.progress, feedback.cancelled)
+                 torch_device, feedback.progress, feedback.cancelled, split=_held_out_polygons(data, config))
     data.unlabelled = None
     member_net = _fit_member(data, config, torch_device, feedback)
     # fit() may change settings on validation evidence (e.g. switch refinement off): save what it used.

@@ -204,3 +204,15 @@ def test_the_gate_reads_the_polygons_before_a_cap_thins_them_out(scene, tmp_path
     assert result.model.metadata["training"]["pixels_per_class"] == {"Corn": 8, "Soybean": 8, "Woods": 8}
     gate = result.model.metadata["training"]["spectral_member"]
     assert gate["member"] == "on" and gate["neighbour_share"] > 0.5  # 8 random pixels of 32 would be ~0.2
+
+
+def test_validation_on_held_out_polygons_chooses_the_epoch_then_refits_on_every_label(scene, tmp_path):
+    options = {**TINY, "validation_split": "polygons", "refit_all": True}
+    result = contrastdm.train(scene.raster, scene.training, "class_name", tmp_path / "m.safetensors", device="cpu",
+                              **options)
+    validation = result.validation
+    assert validation["source"] == "polygons" and validation["n"] > 0
+    total = sum(result.model.metadata["training"]["pixels_per_class"].values())
+    assert validation["n"] == 3 * 16  # one whole 4 x 4 box of each class (two per class; far apart: no halo)
+    assert validation["selection_training_n"] + validation["n"] == total
+    assert validation["refit_samples"] == total  # the refit on every label

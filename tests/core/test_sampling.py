@@ -106,3 +106,51 @@ def test_unlabelled_sample_is_seeded_and_inside_the_scene(tmp_path):
     b = sample_unlabelled(info, 100, seed=5)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert a[0].max() < 30 and a[1].max() < 20 and len(set(zip(*a))) == 100
+
+
+def _rectangles(seed=0, classes=3, per_class=4):
+    """Pixels of non-overlapping rectangles (the groups) laid out on a grid, several per class."""
+    rng = np.random.default_rng(seed)
+    rows, cols, labels, groups = [], [], [], []
+    group = 0
+    for c in range(classes):
+        for _ in range(per_class):
+            top, left = 12 * (group // 5), 12 * (group % 5)
+            h, w = rng.integers(2, 8, size=2)
+            r, cc = np.meshgrid(np.arange(top, top + h), np.arange(left, left + w), indexing="ij")
+            rows.append(r.ravel()), cols.append(cc.ravel())
+            labels.append(np.full(r.size, c)), groups.append(np.full(r.size, group))
+            group += 1
+    return [np.concatenate(v) for v in (labels, groups, rows, cols)]
+
+
+def test_grouped_split_holds_out_whole_polygons_and_their_patch_halo():
+    from contrastdm.sampling import grouped_split
+
+    for seed in range(5):
+        labels, groups, rows, cols = _rectangles(seed)
+        train, held = grouped_split(labels, groups, rows, cols, 0.2, seed=seed, halo=5)
+        assert held.size and train.size and not np.intersect1d(train, held).size
+        assert not np.intersect1d(groups[train], groups[held]).size  # no polygon on both sides
+        for c in np.unique(labels):
+            assert (labels[train] == c).any()  # every class keeps training pixels
+        # No training pixel within the patch radius (Chebyshev) of a validation pixel.
+        gap = np.maximum(np.abs(rows[train][:, None] - rows[held][None]), np.abs(cols[train][:, None] - cols[held][None]))
+        assert gap.min() > 5
+
+
+def test_grouped_split_cuts_a_single_polygon_across_its_longer_side():
+    from contrastdm.sampling import grouped_split
+
+    rows, cols = np.meshgrid(np.arange(4), np.arange(20), indexing="ij")
+    rows, cols = rows.ravel(), cols.ravel()
+    labels = np.zeros(rows.size, dtype=int)
+    labels[cols >= 10] = 1  # two classes, one polygon each
+    groups = labels.copy()
+    train, held = grouped_split(labels, groups, rows, cols, 0.25, seed=0, halo=1)
+    for c in (0, 1):
+        side, rest = cols[held][labels[held] == c], cols[train][labels[train] == c]
+        assert side.size == 10 and rest.size  # a quarter of 40 pixels, at the far end of the polygon
+        assert side.min() >= rest.max()
+    gap = np.maximum(np.abs(rows[train][:, None] - rows[held][None]), np.abs(cols[train][:, None] - cols[held][None]))
+    assert gap.min() > 1  # the halo

@@ -17,6 +17,9 @@ IMPLIED_WHEN_MISSING: dict[str, Any] = {"centre_branch": False, "spectral_member
 
 DIFFUSION_STAGES = ("finetuned", "pretrained")
 DIFFUSION_SCHEDULES = ("cosine", "linear")
+# How training carves the slice that chooses the epoch: random labelled pixels, or whole polygons held out
+# (with their patch halo), which is what a map faces on the polygons nobody drew.
+VALIDATION_SPLITS = ("pixels", "polygons")
 # The ranges of the numeric settings that validate() does not word itself.
 _AT_LEAST_ONE = ("feature_dim", "spectral_channels", "spatial_channels", "head_hidden", "diffusion_timesteps",
                  "diffusion_steps", "diffusion_hidden", "diffusion_views", "ddim_steps", "synthetic_per_class",
@@ -89,6 +92,7 @@ class LearnerConfig:
     pseudo_label_start: float = 0.3  # fraction of fine-tuning epochs before the first round
     pseudo_label_rounds: int = 3
     validation_fraction: float = 0.2
+    validation_split: str = "pixels"  # see VALIDATION_SPLITS
     # After model selection on a carved validation slice, train again on every labelled sample for the
     # selected number of epochs (the slice is ~20% of the labels: too many to leave out when labels are scarce).
     refit_all: bool = True
@@ -143,6 +147,9 @@ class LearnerConfig:
                              f"{self.smoothing_radius} and {self.smoothing_eps}")
         if self.diffusion_stage not in DIFFUSION_STAGES:
             raise InputError(f"diffusion_stage must be 'finetuned' or 'pretrained', not {self.diffusion_stage!r}")
+        if self.validation_split not in VALIDATION_SPLITS:
+            raise InputError(f"validation_split must be one of {', '.join(VALIDATION_SPLITS)}, not "
+                             f"{self.validation_split!r}")
         if self.diffusion_schedule not in DIFFUSION_SCHEDULES:
             raise InputError(f"diffusion_schedule must be 'cosine' or 'linear', not {self.diffusion_schedule!r}")
         ranges = ((_AT_LEAST_ONE, lambda v: v >= 1, "at least 1"), (_NOT_NEGATIVE, lambda v: v >= 0, "0 or more"),

@@ -105,7 +105,7 @@ class TrainingContext:
     @property
     def refit(self) -> bool:
         """Whether fine-tuning is replayed on every label: only the carved slice is worth giving back."""
-        return self.cfg.refit_all and self.validation["source"] == "carved" and len(self.y_va) > 0
+        return self.cfg.refit_all and self.validation["source"] in ("carved", "polygons") and len(self.y_va) > 0
 
 
 def _to_tensor(x: Any, dtype: torch.dtype) -> torch.Tensor:
@@ -139,12 +139,17 @@ def _unlabelled(unlabeled: Any, x_train: torch.Tensor) -> Optional[torch.Tensor]
     return unl
 
 
-def _split(cfg: LearnerConfig, x: torch.Tensor, y: torch.Tensor, x_val: Any, y_val: Any):
-    """(x_tr, y_tr, x_va, y_va, validation record): the given validation data, else a stratified slice of the
-    labels."""
+def _split(cfg: LearnerConfig, x: torch.Tensor, y: torch.Tensor, x_val: Any, y_val: Any, split=None):
+    """(x_tr, y_tr, x_va, y_va, validation record): the given validation data; else the caller's ``split``
+    (training and validation indices, e.g. whole polygons held out); else a stratified slice of the labels."""
     if x_val is not None and y_val is not None and len(y_val) > 0:
         x_va, y_va = _to_tensor(x_val, torch.float32), _to_tensor(y_val, torch.long)
         return x, y, x_va, y_va, {"source": "given", "n": int(len(y_va))}
+    if split is not None:
+        tr_idx, va_idx = (torch.as_tensor(np.asarray(i, dtype=np.int64)) for i in split)
+        record = {"source": "polygons" if len(va_idx) else "none", "n": int(len(va_idx)),
+                  "selection_training_n": int(len(tr_idx))}
+        return x[tr_idx], y[tr_idx], x[va_idx], y[va_idx], record
     tr_idx, va_idx = stratified_split(y.numpy(), cfg.validation_fraction, cfg.seed)
     record = {"source": "carved" if len(va_idx) else "none", "n": int(len(va_idx))}
     return x[tr_idx], y[tr_idx], x[va_idx], y[va_idx], record
@@ -153,13 +158,13 @@ def _split(cfg: LearnerConfig, x: torch.Tensor, y: torch.Tensor, x_val: Any, y_v
 def make_context(cfg: LearnerConfig, device: torch.device, *, unlabeled: Any, x_train: Any, y_train: Any,
                  x_val: Any = None, y_val: Any = None, n_classes: Optional[int] = None,
                  progress: Optional[ProgressFn] = None,
-                 is_cancelled: Optional[Callable[[], bool]] = None) -> TrainingContext:
+                 is_cancelled: Optional[Callable[[], bool]] = None, split=None) -> TrainingContext:
     """Check ``fit``'s inputs (InputError), carve the validation split and build the network.
 
     The network's initial weights come from torch's global stream: seed it first (``fit`` does, inside a fork)."""
     x_all, y_all, k = _labelled(x_train, y_train, n_classes, cfg.patch_size)
     unl = _unlabelled(unlabeled, x_all)
-    x_tr, y_tr, x_va, y_va, validation = _split(cfg, x_all, y_all, x_val, y_val)
+    x_tr, y_tr, x_va, y_va, validation = _split(cfg, x_all, y_all, x_val, y_val, split)
     rnd = _random_streams(cfg.seed, device)
     net = ContrastDMNet(x_all.shape[1], k, cfg).to(device)
     return TrainingContext(

@@ -43,12 +43,14 @@ def fit(
     device: Union[str, torch.device, None] = "auto",
     progress: Optional[ProgressFn] = None,
     is_cancelled: Optional[Callable[[], bool]] = None,
+    split=None,
 ) -> FitResult:
     """Train a ContrastDM network.
 
     unlabeled: [M, C, p, p] float patches (may be None or empty); x_train: [N, C, p, p]; y_train: [N]
     int labels in 0..K-1; x_val/y_val: optional validation patches (None: carve a stratified slice of
-    the training samples).  progress(stage, fraction, message) with stages "contrastive",
+    the training samples, or ``split``: the caller's (training, validation) indices into x_train, e.g. whole
+    polygons held out).  progress(stage, fraction, message) with stages "contrastive",
     "diffusion", "finetune"; is_cancelled() is polled every batch and raises Cancelled.
     """
     cfg = as_config(config)
@@ -58,7 +60,8 @@ def fit(
     with torch.random.fork_rng(devices=_cuda_devices(dev)):
         torch.manual_seed(cfg.seed)
         ctx = make_context(cfg, dev, unlabeled=unlabeled, x_train=x_train, y_train=y_train, x_val=x_val,
-                           y_val=y_val, n_classes=n_classes, progress=progress, is_cancelled=is_cancelled)
+                           y_val=y_val, n_classes=n_classes, progress=progress, is_cancelled=is_cancelled,
+                           split=split)
         pretrain(ctx)
         synthetic = synthesis.fit_on_pretrained(ctx) if ctx.early_diffusion else None
         pool = pseudo.draw_pool(ctx)
