@@ -61,7 +61,8 @@ from .suggest_sites import SuggestSitesAlgorithm as S
 from .suggest_sites import add_sites_to_project, class_colors, sites_path
 
 PRESET_HELP = {
-    "fast": N_("A first look in minutes: short training, small model."),
+    "fast": N_("A first look: about a third of the training time, about 1 OA point below 'balanced' "
+               "(Indian Pines)."),
     "balanced": N_("Good maps for most work."),
     "best": N_("Final maps: about three times the training of 'balanced'."),
 }

@@ -5,291 +5,291 @@
     <name>ContrastDM</name>
     <message>
         <location filename="../../contrastdm_qgis/dialog.py" line="64"/>
-        <source>A first look in minutes: short training, small model.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="65"/>
-        <source>Good maps for most work.</source>
+        <source>A first look: about a third of the training time, about 1 OA point below 'balanced' (Indian Pines).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <location filename="../../contrastdm_qgis/dialog.py" line="66"/>
+        <source>Good maps for most work.</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="67"/>
         <source>Final maps: about three times the training of 'balanced'.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="72"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="73"/>
         <source>ContrastDM: train and classify</source>
         <translation>ContrastDM: trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="92"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="93"/>
         <source>Train and classify</source>
         <translation>Trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="95"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="96"/>
         <source>Engine</source>
         <translation>Engine</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="99"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="100"/>
         <source>Run</source>
         <translation>Starten</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="100"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="101"/>
         <source>Cancel</source>
         <translation>Abbrechen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="102"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="103"/>
         <source>Suggest where to label</source>
         <translation>Wo als Nächstes labeln?</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="104"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="105"/>
         <source>Points where the last map's model is least sure, to label next</source>
         <translation>Punkte, an denen das Modell der letzten Karte am unsichersten ist: dort als Nächstes labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="146"/>
         <source>Class</source>
         <translation>Klasse</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="146"/>
         <source>Features</source>
         <translation>Objekte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="146"/>
         <source>Pixels (approx.)</source>
         <translation>Pixel (ca.)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="156"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="157"/>
         <source>Raster</source>
         <translation>Raster</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="159"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="160"/>
         <source>Training layer</source>
         <translation>Trainingslayer</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="160"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="161"/>
         <source>Class field</source>
         <translation>Klassenfeld</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="163"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="164"/>
         <source>Validation layer (optional)</source>
         <translation>Validierungslayer (optional)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="169"/>
         <source>Fast</source>
         <translation>Schnell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="169"/>
         <source>Balanced</source>
         <translation>Ausgewogen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="169"/>
         <source>Best</source>
         <translation>Beste</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="175"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="176"/>
         <source>Preset</source>
         <translation>Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="179"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="180"/>
         <source>Class map</source>
         <translation>Klassenkarte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="180"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="181"/>
         <source>Confidence</source>
         <translation>Konfidenz</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="181"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="182"/>
         <source>Model</source>
         <translation>Modell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="182"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="183"/>
         <source>Report</source>
         <translation>Bericht</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="196"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="197"/>
         <source>Advanced</source>
         <translation>Erweitert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="201"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="202"/>
         <source>Validation class field (empty: the class field)</source>
         <translation>Klassenfeld der Validierung (leer: das Klassenfeld)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="206"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="207"/>
         <source>Test layer (accuracy of the map)</source>
         <translation>Testlayer (Genauigkeit der Karte)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="211"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="212"/>
         <source>preset default</source>
         <translation>Standard der Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="214"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="215"/>
         <source>Add synthetic features for scarce classes</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="216"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="217"/>
         <source>Refine features with the diffusion model (slower)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="221"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="222"/>
         <source>automatic</source>
         <translation>automatisch</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="222"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="223"/>
         <source>Compute device</source>
         <translation>Rechengerät</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="225"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="226"/>
         <source>Random seed</source>
         <translation>Zufallsstartwert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="229"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="230"/>
         <source>Sites to suggest where to label</source>
         <translation>Vorgeschlagene Stellen zum Labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="231"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="232"/>
         <source>Device: checking...</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="260"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="261"/>
         <source>Add a multiband raster (GeoTIFF, ENVI...) to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="264"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="265"/>
         <source>{w} × {h} pixels, {b} bands, {crs}; classified tile by tile (~{mb:.0f} MB as float)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="265"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="266"/>
         <source>no CRS</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="267"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="268"/>
         <source>Not a file: save it as a GeoTIFF first.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="317"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="318"/>
         <source>The training layer ({a}) is reprojected to the raster's CRS ({b}).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="324"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="325"/>
         <source>(counted on the first features only)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="365"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="366"/>
         <source>Cannot run</source>
         <translation>Start nicht möglich</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="368"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="369"/>
         <source>{raster} · ContrastDM {preset} ({time})</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="373"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="374"/>
         <source>Starting the engine...</source>
         <translation>Engine wird gestartet...</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="391"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="392"/>
         <source>{name}: where to label next</source>
         <translation>{name}: wo als Nächstes labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="424"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="425"/>
         <source>Done in {}</source>
         <translation>Fertig nach {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="433"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="434"/>
         <source>Cancelled</source>
         <translation>Abgebrochen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="434"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="435"/>
         <source>Cancelled: the engine was stopped and no output was written.</source>
         <translation>Abgebrochen: die Engine wurde angehalten, es wurde nichts geschrieben.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="437"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="438"/>
         <source>Failed</source>
         <translation>Fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="438"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="439"/>
         <source>ContrastDM failed</source>
         <translation>ContrastDM fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="438"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="439"/>
         <source>See the log for details.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="451"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="452"/>
         <source>ContrastDM</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="451"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="452"/>
         <source>{n} sites where the model is least sure were added next to the map: label them, then run again.</source>
         <translation>{n} Stellen, an denen das Modell am unsichersten ist, wurden neben der Karte hinzugefügt: labeln Sie sie und starten Sie erneut.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="456"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="457"/>
         <source>{name}: class map added to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="462"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="463"/>
         <source>Open report</source>
         <translation>Bericht öffnen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="487"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="488"/>
         <source>Device: {}</source>
         <translation>Gerät: {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="488"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="489"/>
         <source>Engine settings</source>
         <translation>Engine-Einstellungen</translation>
     </message>
@@ -419,42 +419,42 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/engine_jobs.py" line="44"/>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="45"/>
         <source>No engine: set one up</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/engine_jobs.py" line="59"/>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="60"/>
         <source>The interpreter does not exist: {}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/engine_jobs.py" line="61"/>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="62"/>
         <source>The engine did not answer within {} s.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/engine_jobs.py" line="63"/>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="64"/>
         <source>The interpreter could not be started: {}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/engine_jobs.py" line="112"/>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="120"/>
         <source>No Python interpreter to create the environment with was found next to QGIS.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/engine_jobs.py" line="149"/>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="157"/>
         <source>The engine is set up: {}</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/engine_jobs.py" line="178"/>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="186"/>
         <source>{step} failed: {program} could not be started.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/engine_jobs.py" line="184"/>
+        <location filename="../../contrastdm_qgis/engine_jobs.py" line="192"/>
         <source>The set-up was cancelled.</source>
         <translation type="unfinished"></translation>
     </message>
