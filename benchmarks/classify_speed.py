@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "core"))  # the mosaic is built in this process from the engine's dataset loader
 
 CLASSIFY = """
 import json, sys, time
@@ -75,7 +76,7 @@ def mosaic(path: Path, size: int) -> None:
     cols = np.arange(size) % bands.shape[2]
     with rasterio.open(path, "w", driver="GTiff", width=size, height=size, count=200, dtype="uint16",
                        crs="EPSG:32616", transform=indian_pines_transform(), tiled=True, blockxsize=256,
-                       blockysize=256, compress="deflate", predictor=2) as dst:
+                       blockysize=256, compress="deflate", predictor=2, num_threads="all_cpus") as dst:
         for row in range(0, size, 256):
             h = min(256, size - row)
             rows = np.arange(row, row + h) % bands.shape[1]

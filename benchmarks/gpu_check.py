@@ -82,6 +82,7 @@ def demo(work: Path, device: str, preset: str, log: list, figures: dict) -> None
     if trained["rc"] != 0:
         return
     figures["demo_train_seconds"] = trained["seconds"]
+    figures["demo_stage_seconds"] = stage_seconds(work / "model.safetensors")
     classified = step("demo_classify", engine("classify", "--raster", data / "indian_pines.tif", "--model",
                                               work / "model.safetensors", "--output", work / "map.tif",
                                               "--device", device), 300, log)
@@ -96,6 +97,26 @@ def demo(work: Path, device: str, preset: str, log: list, figures: dict) -> None
                                       "--nproc-per-node", "1", "-m", "contrastdm", "train", *map(str, training),
                                       "--model", work / "model_torchrun.safetensors"], 600, log)
     figures["torchrun_train_seconds"] = ddp["seconds"] if ddp["rc"] == 0 else None
+
+
+def stage_seconds(model: Path) -> dict:
+    """The per-stage training seconds a model file records (its safetensors header, read without torch)."""
+    with open(model, "rb") as handle:
+        header = json.loads(handle.read(int.from_bytes(handle.read(8), "little")))
+    return json.loads(header["__metadata__"]["contrastdm"])["training"].get("stage_seconds", {})
+
+
+def other_presets(work: Path, device: str, presets: list[str], log: list, figures: dict) -> None:
+    """Training time of further presets on the demo data (the dataset step must have run)."""
+    data = work / "data"
+    for preset in presets:
+        model = work / f"model_{preset}.safetensors"
+        entry = step(f"train_{preset}", engine("train", "--raster", data / "indian_pines.tif", "--vector",
+                                               data / "training.gpkg", "--class-field", "class_name", "--preset",
+                                               preset, "--device", device, "--model", model), 600, log)
+        if entry["rc"] == 0:
+            figures[f"train_seconds_{preset}"] = entry["seconds"]
+            figures[f"stage_seconds_{preset}"] = stage_seconds(model)
 
 
 def _find(tree, key):
@@ -152,7 +173,9 @@ def main() -> int:
     parser.add_argument("--output-dir", default=str(ROOT / "benchmarks" / "gpu"))
     parser.add_argument("--device", default="cuda", help="cuda (default); cpu only to try the script itself")
     parser.add_argument("--preset", default="balanced")
-    parser.add_argument("--sizes", type=int, nargs="+", default=[1024, 2048])
+    parser.add_argument("--also-presets", default="", help="comma-separated presets whose training is timed too")
+    parser.add_argument("--sizes", type=int, nargs="*", default=[1024, 2048],
+                        help="mosaic sizes for the classification speed (none: skip that step)")
     parser.add_argument("--bench-until", type=float, default=0,
                         help="then run benchmark runs until this many seconds after the start (0: none)")
     parser.add_argument("--bench-args", default="--dataset indian-pines-raw --protocols shot-10,blocks,fields "
@@ -172,7 +195,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         demo(work, args.device, args.preset, log, result["figures"])
-        if (work / "model.safetensors").is_file():
+        if (work / "data" / "training.gpkg").is_file():
+            other_presets(work, args.device, [p for p in args.also_presets.split(",") if p], log, result["figures"])
+        if args.sizes and (work / "model.safetensors").is_file():
             result["figures"].update(speed(work, args.device, args.sizes, out, log))
         write(out, result)
     remaining = args.bench_until - (time.perf_counter() - started) - 15

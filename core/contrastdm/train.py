@@ -298,8 +298,18 @@ def _other_scenes(rasters, data: TrainingData, config, budget: int, feedback) ->
     return parts
 
 
+def _read_all(raster, vector, class_field, config, unlabelled_rasters, share: int, feedback, cache, **options):
+    """The training data of ``raster``, with label-free patches from ``unlabelled_rasters`` joined in."""
+    data = read_training_data(raster, vector, class_field, config, max_unlabelled=share, feedback=feedback,
+                              cache=cache, **options)
+    if unlabelled_rasters:
+        data.unlabelled = np.concatenate([data.unlabelled, *_other_scenes(unlabelled_rasters, data, config, share,
+                                                                           feedback)])
+    return data
+
+
 def _model_metadata(data: TrainingData, config, fitted, sources: dict, settings: dict, device_name: str,
-                    seconds: float) -> dict:
+                    seconds: float, stage_seconds: dict) -> dict:
     """What the model file records besides the weights: bands, reduction, settings, training, history."""
     band_info = _band_metadata(data.full_info, data.info, data.selection)
     y_train, names = data.y_train, data.table.names
@@ -319,7 +329,7 @@ def _model_metadata(data: TrainingData, config, fitted, sources: dict, settings:
             **sources,
             "pixels_per_class": {name: int(np.sum(y_train == i)) for i, name in enumerate(names)},
             "validation": fitted.validation, "spectral_member": data.gate, "device": device_name,
-            "seconds": round(seconds, 1), "cache": {"preprocess": data.cache},
+            "seconds": round(seconds, 1), "stage_seconds": stage_seconds, "cache": {"preprocess": data.cache},
         },
         "history": {k: [float(x) for x in v] for k, v in fitted.history.items()},
         "class_spectra": data.spectra_record,
@@ -370,6 +380,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     from . import distributed
     from .device import describe_device, resolve_device
     from .training import fit
+    from .training.clock import StageClock
 
     started = time.monotonic()
     config = make_config(preset, **options)
@@ -386,17 +397,18 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
 
     scene_cache = open_cache(cache, feedback)
     settings = {"preset": preset, "pca_components": pca_components, "reduction": reduction}
-    data = read_training_data(raster, vector, class_field, config, validation_vector=validation_vector,
-                              validation_class_field=validation_class_field, pca_components=pca_components,
-                              reduction=reduction, bands=bands, drop_bands=drop_bands, max_per_class=max_per_class,
-                              max_unlabelled=share, feedback=feedback, cache=scene_cache)
-    if unlabelled_rasters:
-        data.unlabelled = np.concatenate([data.unlabelled, *_other_scenes(unlabelled_rasters, data, config, share,
-                                                                           feedback)])
+    clock = StageClock(torch_device)
+    with clock("read"):
+        data = _read_all(raster, vector, class_field, config, unlabelled_rasters, share, feedback, scene_cache,
+                         validation_vector=validation_vector, validation_class_field=validation_class_field,
+                         pca_components=pca_components, reduction=reduction, bands=bands, drop_bands=drop_bands,
+                         max_per_class=max_per_class)
     fitted = fit(data.unlabelled, data.x_train, data.y_train, data.x_val, data.y_val, len(data.table), config,
                  torch_device, feedback.progress, feedback.cancelled, split=_held_out_polygons(data, config))
+    clock.update(fitted.stage_seconds)
     data.unlabelled = None
-    member_net = _fit_member(data, config, torch_device, feedback)
+    with clock("spectral"):
+        member_net = _fit_member(data, config, torch_device, feedback)
     # fit() may change settings on validation evidence (e.g. switch refinement off): save what it used.
     config = fitted.network.config
     config.spectral_member = data.member
@@ -406,7 +418,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     if ranks.active:
         sources["ranks"] = ranks.world_size
     metadata = _model_metadata(data, config, fitted, sources, settings, describe_device(torch_device),
-                               time.monotonic() - started)
+                               time.monotonic() - started, clock.rounded())
     model = Model(fitted.network.to("cpu").eval(), data.preprocessor, class_infos(data.table, class_colors),
                   metadata, member_net)
     check_cancelled(feedback)

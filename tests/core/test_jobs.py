@@ -19,6 +19,9 @@ def test_training_writes_a_model_with_its_classes_and_history(trained):
     assert all(len(history[stage]) > 0 for stage in ("contrastive", "diffusion", "finetune"))
     assert model.metadata["training"]["pixels_per_class"] == {"Corn": 32, "Soybean": 32, "Woods": 32}
     assert "UTM zone 16N" in model.metadata["crs"]
+    stages = model.metadata["training"]["stage_seconds"]
+    assert {"read", "contrastive", "finetune", "spectral"} <= set(stages)
+    assert sum(stages.values()) <= model.metadata["training"]["seconds"] + 0.1
 
 
 def test_classification_keeps_the_grid_and_finds_the_classes(trained, tmp_path):

@@ -17,6 +17,7 @@ from ..device import resolve_device
 from ..model.config import LearnerConfig, as_config
 from ..model.network import ContrastDMNet
 from . import finetune, pseudo, refinement, synthesis
+from .clock import StageClock
 from .context import ProgressFn, make_context
 from .pretrain import pretrain
 
@@ -26,6 +27,7 @@ class FitResult:
     network: ContrastDMNet  # in eval mode, on the training device; network.config is the effective config
     history: dict = field(default_factory=dict)  # per-stage loss lists (+ "val_oa" per fine-tuning epoch)
     validation: dict = field(default_factory=dict)  # split source/size, best epoch, OA, refinement choice
+    stage_seconds: dict = field(default_factory=dict)  # wall-clock seconds per stage
 
     @property
     def config(self) -> LearnerConfig:
@@ -62,20 +64,31 @@ def fit(
         ctx = make_context(cfg, dev, unlabeled=unlabeled, x_train=x_train, y_train=y_train, x_val=x_val,
                            y_val=y_val, n_classes=n_classes, progress=progress, is_cancelled=is_cancelled,
                            split=split)
-        pretrain(ctx)
-        synthetic = synthesis.fit_on_pretrained(ctx) if ctx.early_diffusion else None
-        pool = pseudo.draw_pool(ctx)
-        selected = finetune.select_epoch(ctx, synthetic=synthetic, pool=pool)
+        clock = StageClock(dev)
+        with clock("contrastive"):
+            pretrain(ctx)
+        synthetic = None
+        if ctx.early_diffusion:
+            with clock("diffusion"):
+                synthetic = synthesis.fit_on_pretrained(ctx)
+        with clock("finetune"):
+            pool = pseudo.draw_pool(ctx)
+            selected = finetune.select_epoch(ctx, synthetic=synthetic, pool=pool)
         if cfg.refine and ctx.early_diffusion:
-            refinement.choose(ctx)  # before the refit trains on the validation slice
+            with clock("refinement"):
+                refinement.choose(ctx)  # before the refit trains on the validation slice
         if ctx.refit:
-            finetune.refit(ctx, selected, synthetic=synthetic, pool=pool)
+            with clock("refit"):
+                finetune.refit(ctx, selected, synthetic=synthetic, pool=pool)
         if ctx.late_diffusion:
-            synthesis.fit_on_finetuned(ctx)
+            with clock("diffusion"):
+                synthesis.fit_on_finetuned(ctx)
             if cfg.refine:
-                refinement.choose(ctx, after_refit=ctx.refit)
+                with clock("refinement"):
+                    refinement.choose(ctx, after_refit=ctx.refit)
         ctx.net.eval()
-    return FitResult(network=ctx.net, history=ctx.history, validation=ctx.validation)
+    return FitResult(network=ctx.net, history=ctx.history, validation=ctx.validation,
+                     stage_seconds=clock.rounded())
 
 
 def _cuda_devices(dev: torch.device) -> list[int]:

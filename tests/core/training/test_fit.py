@@ -41,6 +41,8 @@ def test_full_pipeline_runs_every_stage_and_learns(tiny_data, stage, order):
     assert v["refine"]["strength"] in (0.0, 0.3)
     assert res.config.refine_strength == v["refine"]["strength"]
     assert not res.network.training
+    assert set(res.stage_seconds) == {"contrastive", "diffusion", "finetune", "refinement"}
+    assert all(seconds >= 0 for seconds in res.stage_seconds.values())
     assert _accuracy(res.network, tiny_data["x_test"], tiny_data["y_test"]) > 0.8
     if stage == "finetuned":  # the head was retrained on real + synthetic features, judged on validation
         assert len(h["head"]) == res.config.head_epochs and h["head"][-1] < h["head"][0]
