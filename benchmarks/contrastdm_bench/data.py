@@ -28,7 +28,8 @@ MAT_SCENES = {
     "pavia-university": ("PaviaU.mat", "paviaU", "PaviaU_gt.mat", "paviaU_gt", PAVIA_UNIVERSITY_CLASSES),
     "salinas": ("Salinas_corrected.mat", "salinas_corrected", "Salinas_gt.mat", "salinas_gt", SALINAS_CLASSES),
 }
-DATASETS = ("indian-pines", "indian-pines-raw", *MAT_SCENES)
+GENERATED = ("urban-sim", "fields-sim")  # built by code: contrastdm_bench.synthetic
+DATASETS = ("indian-pines", "indian-pines-raw", *GENERATED, *MAT_SCENES)
 
 
 @dataclass
@@ -68,8 +69,9 @@ def _find(folder: Path, name: str) -> Path:
 
 
 def load_scene(name: str, data_dir=None) -> Scene:
-    """``indian-pines`` (found by :func:`contrastdm.datasets.load_indian_pines`), ``pavia-university`` or
-    ``salinas`` (the standard .mat files in ``data_dir``)."""
+    """``indian-pines`` (found by :func:`contrastdm.datasets.load_indian_pines`), ``urban-sim`` and ``fields-sim``
+    (generated, :mod:`contrastdm_bench.synthetic`), ``pavia-university`` or ``salinas`` (the standard .mat files
+    in ``data_dir``)."""
     if name == "indian-pines":
         from contrastdm.datasets import INDIAN_PINES_CLASSES, load_indian_pines
 
@@ -81,6 +83,10 @@ def load_scene(name: str, data_dir=None) -> Scene:
         cube, gt = load_indian_pines(data_dir)
         raw, wavelengths = raw_indian_pines(cube)
         return Scene(name, raw, gt, INDIAN_PINES_CLASSES, wavelengths)
+    if name in GENERATED:
+        from .synthetic import generated_scene
+
+        return Scene(name, *generated_scene(name))
     if name not in MAT_SCENES:
         raise InputError(f"unknown dataset '{name}'; use one of {', '.join(DATASETS)}")
     if not data_dir:

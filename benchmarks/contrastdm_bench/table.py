@@ -8,12 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .data import DATASETS
+from .data import DATASETS, MAT_SCENES
 from .methods import ABLATION_STEPS, BASELINES, METHODS, stale_reason
 from .protocols import PROTOCOLS
 from .record import write_json
 
-DATASET_TITLES = {"indian-pines": "Indian Pines", "pavia-university": "Pavia University", "salinas": "Salinas"}
+DATASET_TITLES = {"indian-pines": "Indian Pines", "indian-pines-raw": "Indian Pines, raw 220 bands",
+                  "urban-sim": "Generated urban scene (30 m, small objects)",
+                  "fields-sim": "Generated fields scene (large and small fields)",
+                  "pavia-university": "Pavia University", "salinas": "Salinas"}
 # The targets for ContrastDM (the default configuration) on Indian Pines.
 TARGETS = {
     "ratio-10": "OA >= 99.5 and above every baseline",
@@ -380,8 +383,9 @@ def render(runs: list[dict], summary: dict, stale: list[dict] | None = None) -> 
     if missing:
         lines += ["## Other scenes", ""]
         for d in missing:
-            lines.append(f"- {DATASET_TITLES.get(d, d)}: **not run** (its .mat files are not available here; run "
-                         f"`python -m contrastdm_bench --dataset {d} --data-dir DIR` from `benchmarks/`).")
+            why, option = ("its .mat files are not available here", " --data-dir DIR") if d in MAT_SCENES else ("", "")
+            lines.append(f"- {DATASET_TITLES.get(d, d)}: **not run** ({why}{'; ' if why else ''}run "
+                         f"`python -m contrastdm_bench --dataset {d}{option}` from `benchmarks/`).")
         lines += [""]
     lines += ["## Notes", "",
               "- Preprocessing is label-free and fitted on all pixels of the scene (allowed by the protocol): "
