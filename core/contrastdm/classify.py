@@ -161,8 +161,9 @@ class _Pipeline:
         except RasterioError as exc:
             raise InputError(f"cannot read the raster at {window}: {exc}") from exc
 
-    def probabilities(self, data, valid, pads) -> tuple[np.ndarray, np.ndarray]:
-        """Class probabilities ``[K, h, w]`` of a tile and its validity ``[h, w]``, halo removed."""
+    def parts(self, data, valid, pads):
+        """``(network probabilities [K, h, w], member probabilities or None, smoothing guide or None, validity)``
+        of a tile read with :meth:`read`, the patch halo removed and the smoothing reach still around it."""
         features, bands = self.model.preprocessor.apply_in_place(data, valid)
         member = None if self.member is None else self.member(bands)
         features, valid = reflect_pad(features, pads, axes=(0, 1)), reflect_pad(valid, pads)
@@ -172,13 +173,25 @@ class _Pipeline:
                                self.dtype)
         if member is not None:
             member = reflect_pad(member, pads)[(slice(None), *inner)]
-            probs = self.fuse(probs, member, self.weight)
-        if self.radius:
-            guide = guide_from_features(features[inner].transpose(2, 0, 1), self.guide_scale)
-            probs = smooth_probabilities(probs, guide, self.radius, self.config.smoothing_eps, valid[inner])
-            reach = smoothing_halo(self.radius)
-            probs = probs[:, reach: probs.shape[1] - reach, reach: probs.shape[2] - reach]
-        return probs, valid[self.halo: valid.shape[0] - self.halo, self.halo: valid.shape[1] - self.halo]
+        guide = guide_from_features(features[inner].transpose(2, 0, 1), self.guide_scale) if self.radius else None
+        return probs, member, guide, valid[inner]
+
+    def combine(self, probs, member, guide, valid, weight: float, radius: int) -> np.ndarray:
+        """The tile's :meth:`parts` fused with ``weight`` and smoothed with ``radius`` (at most the pipeline's),
+        the pipeline's smoothing reach cut off."""
+        if member is not None:
+            probs = self.fuse(probs, member, weight)
+        if radius:
+            probs = smooth_probabilities(probs, guide, radius, self.config.smoothing_eps, valid)
+        reach = smoothing_halo(self.radius)
+        return probs[:, reach: probs.shape[1] - reach, reach: probs.shape[2] - reach]
+
+    def probabilities(self, data, valid, pads) -> tuple[np.ndarray, np.ndarray]:
+        """Class probabilities ``[K, h, w]`` of a tile and its validity ``[h, w]``, halo removed."""
+        parts = self.parts(data, valid, pads)
+        valid, reach = parts[3], smoothing_halo(self.radius)
+        return (self.combine(*parts, self.weight, self.radius),
+                valid[reach: valid.shape[0] - reach, reach: valid.shape[1] - reach])
 
 
 def _reading_cache(ds, info, tile_size: int, halo: int):

@@ -266,6 +266,28 @@ def _img(b64: str, alt: str) -> str:
     return f'<img alt="{_e(alt)}" src="data:image/png;base64,{b64}">'
 
 
+def _held_out_section(choice: dict) -> list[str]:
+    """Held-out OA of every smoothing radius (rows) and member weight (columns); the kept one in bold."""
+    radii = sorted({c["radius"] for c in choice["candidates"]})
+    weights = sorted({c["weight"] for c in choice["candidates"]})
+    oa = {(c["radius"], c["weight"]): c["oa"] for c in choice["candidates"]}
+    verdict = "chosen" if choice["changed"] else "kept (no candidate was clearly better than the configured one)"
+    parts = ["<h2>Settings chosen on held-out polygons</h2>",
+             f"<p class=\"meta\">Overall accuracy on {_e(choice['held_out_pixels'])} pixels of polygons held out "
+             f"of training. Smoothing radius {_e(choice['radius'])}, spectral member weight {_e(choice['weight'])}: "
+             f"{_e(verdict)}.</p>",
+             "<table><tr><th>radius \\ weight</th>" + "".join(f"<th>{_e(w)}</th>" for w in weights) + "</tr>"]
+    for r in radii:
+        cells = []
+        for w in weights:
+            text = _num(oa.get((r, w)), 3)
+            cells.append(f"<td class=\"n\"><b>{text}</b></td>" if (r, w) == (choice["radius"], choice["weight"])
+                         else f"<td class=\"n\">{text}</td>")
+        parts.append(f"<tr><th>{_e(r)}</th>" + "".join(cells) + "</tr>")
+    parts.append("</table>")
+    return parts
+
+
 def _render(title, metrics, history, config, map_preview, classes, extra, env, created, spectra=None) -> str:
     colors = {c.id: c.color for c in classes}
     parts = [
@@ -326,6 +348,9 @@ def _render(title, metrics, history, config, map_preview, classes, extra, env, c
         if png:
             parts.append("<h2>Training curves</h2>")
             parts.append(_img(png, "training loss per stage"))
+    choice = (extra or {}).get("training", {}).get("held_out_choice")
+    if choice:
+        parts.extend(_held_out_section(choice))
     if extra:
         parts.append("<h2>Details</h2>" + _kv_table(extra.items()))
     parts.append("<h2>Configuration</h2>" + _kv_table((config or {}).items()))

@@ -226,8 +226,10 @@ def read_training_data(raster, vector, class_field: str, config, *, validation_v
         # How the labels were drawn is read before any cap thins large polygons out into scattered pixels.
         member, gate = spectral.resolve(config.spectral_member, pixels.rows, pixels.cols)
         pixels = _cap_per_class(pixels, max_per_class, config.seed, feedback)
+        # On held-out polygons the evidence decides the member's weight, so its spectra are read whatever the gate.
+        chosen_later = config.validation_split == "polygons" and config.spectral_member == "auto"
         x_train, pixels, spectra = _labelled_patches(ds, info, pixels, preprocessor, config.patch_size, feedback,
-                                                     "read", "training vector", spectra=member == "on")
+                                                     "read", "training vector", spectra=member == "on" or chosen_later)
         table = _present_classes(pixels, feedback)
         index_of = {cid: i for i, cid in enumerate(table.ids)}
         means = class_mean_spectra(ds, full_info, pixels, seed=config.seed)
@@ -271,6 +273,45 @@ def _held_out_polygons(data: TrainingData, config):
     pixels = data.pixels
     return grouped_split(data.y_train, pixels.feature_ids, pixels.rows, pixels.cols, config.validation_fraction,
                          config.seed, halo=config.patch_size // 2)
+
+
+def _held_out_choice(raster, data: TrainingData, config, device, split, feedback):
+    """With held-out polygons: a callback for :func:`~contrastdm.training.fit` that scores smoothing radii and
+    spectral member weights on them (:mod:`contrastdm.heldout`) with the network chosen before the refit and a
+    member trained on the same polygons, and the dict it fills with the choice."""
+    import copy
+
+    from .heldout import HeldOut, choose_settings
+    from .model import spectral
+
+    found: dict = {}
+
+    def on_selected(net) -> None:
+        training, validation = split
+        member = None
+        if data.spectra is not None:
+            member, _ = spectral.fit_member(data.spectra[training], data.y_train[training], len(data.table),
+                                            config.seed, device, epochs=config.spectral_epochs,
+                                            is_cancelled=feedback.cancelled)
+        selected = Model(copy.deepcopy(net).eval(), data.preprocessor, [], {"config": config.to_dict()}, member)
+        held_out = HeldOut(data.pixels.rows[validation], data.pixels.cols[validation], data.y_train[validation])
+        found.update(choose_settings(selected, raster, data.info, held_out, device,
+                                     (config.smoothing_radius, config.spectral_weight), config.spectral_member))
+        feedback.message(f"on {found['held_out_pixels']} held-out pixels: smoothing radius {found['radius']}, "
+                         f"spectral member weight {found['weight']:g} "
+                         f"({'chosen' if found['changed'] else 'kept: no candidate was clearly better'})")
+
+    return on_selected, found
+
+
+def _apply_choice(choice: dict, network_config, data: TrainingData) -> None:
+    """The held-out choice into the saved settings; a member weight of 0 leaves the member out."""
+    network_config.smoothing_radius, network_config.spectral_weight = choice["radius"], choice["weight"]
+    if data.spectra is not None and data.gate["requested"] == "auto":
+        data.member = "on" if choice["weight"] > 0 else "off"
+        data.gate.update(member=data.member, decided_by="held-out polygons")
+        if data.member == "off":
+            data.spectra = None
 
 
 def _other_scenes(rasters, data: TrainingData, config, budget: int, feedback) -> list[np.ndarray]:
@@ -403,9 +444,16 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
                          validation_vector=validation_vector, validation_class_field=validation_class_field,
                          pca_components=pca_components, reduction=reduction, bands=bands, drop_bands=drop_bands,
                          max_per_class=max_per_class)
+    split = _held_out_polygons(data, config)
+    on_selected, choice = _held_out_choice(raster, data, config, torch_device, split, feedback) \
+        if split is not None else (None, {})
     fitted = fit(data.unlabelled, data.x_train, data.y_train, data.x_val, data.y_val, len(data.table), config,
-                 torch_device, feedback.progress, feedback.cancelled, split=_held_out_polygons(data, config))
+                 torch_device, feedback.progress, feedback.cancelled, split=split, on_selected=on_selected)
     clock.update(fitted.stage_seconds)
+    if choice:
+        _apply_choice(choice, fitted.network.config, data)
+    elif data.member != "on":
+        data.spectra = None  # read for a choice that was not made
     data.unlabelled = None
     with clock("spectral"):
         member_net = _fit_member(data, config, torch_device, feedback)
@@ -419,6 +467,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
         sources["ranks"] = ranks.world_size
     metadata = _model_metadata(data, config, fitted, sources, settings, describe_device(torch_device),
                                time.monotonic() - started, clock.rounded())
+    if choice:
+        metadata["training"]["held_out_choice"] = choice
     model = Model(fitted.network.to("cpu").eval(), data.preprocessor, class_infos(data.table, class_colors),
                   metadata, member_net)
     check_cancelled(feedback)

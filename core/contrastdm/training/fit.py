@@ -46,13 +46,16 @@ def fit(
     progress: Optional[ProgressFn] = None,
     is_cancelled: Optional[Callable[[], bool]] = None,
     split=None,
+    on_selected: Optional[Callable[[ContrastDMNet], None]] = None,
 ) -> FitResult:
     """Train a ContrastDM network.
 
     unlabeled: [M, C, p, p] float patches (may be None or empty); x_train: [N, C, p, p]; y_train: [N]
     int labels in 0..K-1; x_val/y_val: optional validation patches (None: carve a stratified slice of
     the training samples, or ``split``: the caller's (training, validation) indices into x_train, e.g. whole
-    polygons held out).  progress(stage, fraction, message) with stages "contrastive",
+    polygons held out). ``on_selected(network)`` is called with the network chosen on the validation split, before
+    the refit on every label replaces it (settings chosen on held-out data).  progress(stage, fraction, message)
+    with stages "contrastive",
     "diffusion", "finetune"; is_cancelled() is polled every batch and raises Cancelled.
     """
     cfg = as_config(config)
@@ -77,6 +80,9 @@ def fit(
         if cfg.refine and ctx.early_diffusion:
             with clock("refinement"):
                 refinement.choose(ctx)  # before the refit trains on the validation slice
+        if on_selected is not None:
+            with clock("held_out_choice"):
+                on_selected(ctx.net)
         if ctx.refit:
             with clock("refit"):
                 finetune.refit(ctx, selected, synthetic=synthetic, pool=pool)

@@ -1,0 +1,95 @@
+"""Scene-dependent settings chosen on held-out polygons, after training and without retraining.
+
+The network chosen on the training polygons (before the refit on every label) and a spectral member trained on
+the same polygons classify windows around the held-out polygons, through the very tile pipeline classification
+uses. Each candidate smoothing radius and member weight is then scored on the held-out pixels from those
+probabilities alone. A candidate replaces the configured setting only when it classifies clearly more held-out
+pixels correctly (:data:`MARGIN`): with few held-out polygons, a tie or a pixel or two is noise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RADII = (0, 1, 2, 3, 5)
+WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
+MARGIN = (2, 0.01)  # a candidate must win by more than max(2 pixels, 1% of the held-out pixels)
+TILE = 64
+
+
+@dataclass
+class HeldOut:
+    """Held-out pixels: ``rows``, ``cols`` on the raster's grid and ``labels`` (class indices 0..K-1)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    labels: np.ndarray
+
+
+def _windows(held_out: HeldOut, width: int, height: int):
+    """``(window, pixel indices)`` for every TILE x TILE block of the raster holding held-out pixels."""
+    from rasterio.windows import Window
+
+    blocks = (held_out.rows // TILE) * ((width + TILE - 1) // TILE) + held_out.cols // TILE
+    for block in np.unique(blocks):
+        index = np.flatnonzero(blocks == block)
+        r0, c0 = int(held_out.rows[index[0]] // TILE * TILE), int(held_out.cols[index[0]] // TILE * TILE)
+        yield Window(c0, r0, min(TILE, width - c0), min(TILE, height - r0)), index
+
+
+def correct_counts(model, raster, info, held_out: HeldOut, device, radii, weights) -> np.ndarray:
+    """Held-out pixels classified correctly ``[len(radii), len(weights)]`` by each (radius, weight); ``info``:
+    the raster's description with the model's bands selected, as training read it."""
+    import torch
+
+    from .classify import _Pipeline
+    from .feedback import NullFeedback
+    from .io.raster import open_raster
+
+    pipeline = _Pipeline(model, device, max(radii), 1.0, torch.float32, NullFeedback())
+    counts = np.zeros((len(radii), len(weights)), dtype=np.int64)
+    with open_raster(raster) as ds:
+        for window, index in _windows(held_out, info.width, info.height):
+            parts = pipeline.parts(*pipeline.read(ds, window, info))
+            rows = held_out.rows[index] - int(window.row_off)
+            cols = held_out.cols[index] - int(window.col_off)
+            for i, radius in enumerate(radii):
+                for j, weight in enumerate(weights):
+                    labels = pipeline.combine(*parts, weight, radius).argmax(0)[rows, cols]
+                    counts[i, j] += int(np.sum(labels == held_out.labels[index]))
+    return counts
+
+
+def choose(counts: np.ndarray, radii, weights, current: tuple[int, float], n: int) -> dict:
+    """The (radius, weight) to keep: the best-scoring candidate when it beats ``current`` by the margin, else
+    ``current``; ties go to the smaller radius, then the weight nearest the current one."""
+    radii, weights = list(radii), list(weights)
+    here = counts[radii.index(current[0]), weights.index(current[1])]
+    order = sorted((-counts[i, j], radii[i], abs(weights[j] - current[1]), i, j)
+                    for i in range(len(radii)) for j in range(len(weights)))
+    _, _, _, i, j = order[0]
+    better = counts[i, j] - here > max(MARGIN[0], MARGIN[1] * n)
+    radius, weight = (radii[i], weights[j]) if better else current
+    return {"radius": int(radius), "weight": float(weight), "changed": bool(better), "held_out_pixels": int(n),
+            "configured": {"radius": int(current[0]), "weight": float(current[1]),
+                           "oa": round(float(here) / max(n, 1), 4)},
+            "candidates": [{"radius": int(r), "weight": float(w), "oa": round(float(counts[a, b]) / max(n, 1), 4)}
+                           for a, r in enumerate(radii) for b, w in enumerate(weights)]}
+
+
+def choose_settings(model, raster, info, held_out: HeldOut, device, current: tuple[int, float],
+                    member: str) -> dict:
+    """Smoothing radius and member weight for ``model`` (the network and member trained without the held-out
+    polygons) from its held-out probabilities. ``member``: the requested setting, "auto" (any weight), "on"
+    (weight above 0) or "off" (weight 0, the member ignored)."""
+    radii = tuple(sorted(set(RADII) | {int(current[0])}))
+    if member == "off" or model.spectral is None:
+        weights = (0.0,)
+        current = (current[0], 0.0)
+    else:
+        weights = tuple(sorted(set(WEIGHTS) | {float(current[1])}))
+        weights = tuple(w for w in weights if w > 0) if member == "on" else weights
+    counts = correct_counts(model, raster, info, held_out, device, radii, weights)
+    return choose(counts, radii, weights, current, len(held_out.labels))
