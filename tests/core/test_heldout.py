@@ -72,3 +72,27 @@ def test_a_radius_chosen_on_held_out_polygons_keeps_objects_a_fixed_wide_one_era
 
 def test_no_choice_without_held_out_polygons(trained):
     assert "held_out_choice" not in load_model(trained.model).metadata["training"]
+
+
+def test_the_spectral_member_comes_in_on_evidence_where_the_neighbour_rule_left_it_out(tmp_path):
+    """Scattered one-pixel labels on a scene with no spatial structure: the old neighbour rule turned the member
+    off; on held-out polygons the network alone is worse than with the member, so it is kept."""
+    rng = np.random.default_rng(1)
+    truth = rng.integers(1, 4, size=(48, 48))
+    scene = write_scene(tmp_path / "scene.tif", height=48, width=48, classes=3, truth=truth, noise=60)
+    picks = rng.choice(48 * 48, 240, replace=False)
+    names = ["Corn", "Soybean", "Woods"]
+    boxes = [pixel_box(scene.transform, p // 48, p % 48, p // 48 + 1, p % 48 + 1) for p in picks]
+    gpd.GeoDataFrame({"class_name": [names[truth.ravel()[p] - 1] for p in picks]}, geometry=boxes, crs=CRS).to_file(
+        tmp_path / "training.gpkg")
+    model_path = tmp_path / "model.safetensors"
+    contrastdm.train(scene.raster, tmp_path / "training.gpkg", "class_name", model_path, device="cpu", cache=None,
+                     **{**TINY, "validation_split": "polygons", "validation_fraction": 0.3, "smoothing_radius": 0,
+                        "spectral_epochs": 20})
+    model = load_model(model_path)
+    gate, choice = model.metadata["training"]["spectral_member"], model.metadata["training"]["held_out_choice"]
+    assert gate["neighbour_share"] < gate["area_threshold"]  # the rule alone would have left the member out
+    assert gate["decided_by"] == "held-out polygons" and gate["member"] == "on" and model.spectral is not None
+    assert choice["weight"] > 0 and model.network.config.spectral_weight == choice["weight"]
+    oa = {(c["radius"], c["weight"]): c["oa"] for c in choice["candidates"]}
+    assert oa[(choice["radius"], 0.0)] < oa[(choice["radius"], choice["weight"])]
