@@ -77,6 +77,9 @@ bench-quick: setup
 # Screenshots of the real QGIS desktop (under Xvfb) for docs/screenshots/.
 screenshots: setup
 	test -f $(DEMO_DIR)/indian_pines_classes.tif || $(MAKE) demo
+	test -f $(DEMO_DIR)/indian_pines_sites.gpkg || $(PY) -m contrastdm suggest --progress none \
+	    --raster $(DEMO_DIR)/data/indian_pines.tif --model $(DEMO_DIR)/indian_pines_model.safetensors \
+	    --output $(DEMO_DIR)/indian_pines_sites.gpkg --count 20
 	QT_QPA_PLATFORM= xvfb-run -a -s "-screen 0 1600x1000x24" qgis --nologo --noversioncheck \
 	    --profiles-path $(CURDIR)/build/qgis-shots --code scripts/screenshots.py
 

@@ -7,9 +7,11 @@ Inputs (environment, defaults in brackets):
     CONTRASTDM_SHOT_DATA  folder with indian_pines.tif and training.gpkg   [demo_output/data]
     CONTRASTDM_SHOT_MAP   the Indian Pines class map                        [demo_output/indian_pines_classes.tif]
     CONTRASTDM_SHOT_CONF  its confidence raster (optional)                  [demo_output/indian_pines_confidence.tif]
+    CONTRASTDM_SHOT_SITES suggested training sites (optional)               [demo_output/indian_pines_sites.gpkg]
     CONTRASTDM_SHOT_OUT   where the PNGs go                                 [docs/screenshots]
-Writes dialog.png (main window with the ContrastDM dialog open) and indian_pines_map.png (the styled class
-map in the canvas, legend expanded), each under 500 KB, then quits QGIS.
+Writes dialog.png (main window with the ContrastDM dialog open), indian_pines_map.png (the styled class
+map in the canvas, legend expanded) and, when the sites exist, suggested_sites.png (the sites as the dialog
+adds them, over the map), each under 500 KB, then quits QGIS.
 """
 
 import os
@@ -45,10 +47,13 @@ from qgis.utils import iface  # noqa: E402
 DATA = Path(os.environ.get("CONTRASTDM_SHOT_DATA", REPO / "demo_output" / "data"))
 MAP = Path(os.environ.get("CONTRASTDM_SHOT_MAP", REPO / "demo_output" / "indian_pines_classes.tif"))
 CONF = Path(os.environ.get("CONTRASTDM_SHOT_CONF", REPO / "demo_output" / "indian_pines_confidence.tif"))
+SITES = Path(os.environ.get("CONTRASTDM_SHOT_SITES", REPO / "demo_output" / "indian_pines_sites.gpkg"))
 OUT = Path(os.environ.get("CONTRASTDM_SHOT_OUT", REPO / "docs" / "screenshots"))
 MAX_BYTES = 500_000
 WINDOW = QSize(1560, 960)
 DIALOG = QSize(640, 820)
+
+GROUP = "Indian Pines · ContrastDM"
 
 state = {}
 
@@ -165,12 +170,13 @@ def step_map():
 
     project = QgsProject.instance()
     results = {"OUTPUT_RASTER": str(MAP), "OUTPUT_CONFIDENCE": str(CONF) if CONF.is_file() else ""}
-    group, layers = dialog_run.add_results_to_project(results, "Indian Pines · ContrastDM")
+    group, layers = dialog_run.add_results_to_project(results, GROUP)
     if not layers:
         raise RuntimeError(f"cannot load the class map {MAP}")
     project.removeMapLayers([state["raster"].id(), state["training"].id()])  # the legend: the results only
     iface.layerTreeView().expandAll()
     iface.layerTreeView().setCurrentLayer(layers[0])
+    state["map"] = layers[0]
     project.setCrs(layers[0].crs())
     iface.mapCanvas().setDestinationCrs(layers[0].crs())
     canvas = iface.mapCanvas()
@@ -183,6 +189,24 @@ def step_map():
 def step_grab_map():
     iface.mapCanvas().waitWhileRendering()
     save_small(iface.mainWindow().grab().toImage(), OUT / "indian_pines_map.png")
+    QTimer.singleShot(200, step_sites if SITES.is_file() else finish)
+
+
+def step_sites():
+    from contrastdm_qgis import suggest_sites
+
+    layer = suggest_sites.add_sites_to_project(str(SITES), GROUP, suggest_sites.class_colors(state["map"]))
+    if layer is None:
+        raise RuntimeError(f"cannot load the suggested sites {SITES}")
+    iface.layerTreeView().expandAll()
+    iface.layerTreeView().setCurrentLayer(layer)
+    iface.mapCanvas().refresh()
+    QTimer.singleShot(4000, step_grab_sites)
+
+
+def step_grab_sites():
+    iface.mapCanvas().waitWhileRendering()
+    save_small(iface.mainWindow().grab().toImage(), OUT / "suggested_sites.png")
     QTimer.singleShot(200, finish)
 
 
@@ -205,7 +229,8 @@ def guarded(function):
     return run
 
 
-for _name in ("step_load", "step_dialog", "step_grab_dialog", "step_map", "step_grab_map"):
+for _name in ("step_load", "step_dialog", "step_grab_dialog", "step_map", "step_grab_map", "step_sites",
+              "step_grab_sites"):
     globals()[_name] = guarded(globals()[_name])
 
 QgsApplication.instance()  # QGIS is up: start once its window has settled
