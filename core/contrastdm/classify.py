@@ -319,7 +319,7 @@ def _load_tiles(windows, folder: Path):
                np.load(folder / f"{index}.v.npy", allow_pickle=False))
 
 
-def _classified_tiles(pipeline, ds, info, windows, workers, output, feedback):
+def _classified_tiles(pipeline, ds, info, windows, workers, output, feedback, shard: bool = True):
     """The tiles' ``(window, probabilities, validity)`` in order, for the rank that writes (None for the others).
 
     One process computes them as it writes. Under torchrun the ranks share the tiles (tile ``i`` goes to rank
@@ -328,7 +328,7 @@ def _classified_tiles(pipeline, ds, info, windows, workers, output, feedback):
     from . import distributed
 
     ranks = distributed.current()
-    if not ranks.active:
+    if not ranks.active or not shard:
         return contextlib.closing(_tile_probabilities(pipeline, ds, info, windows, workers))
     folder = _part_folder(output)
     folder.mkdir(parents=True, exist_ok=True)
@@ -363,7 +363,8 @@ def _reporting(tiles, total: int, feedback):
 
 def classify(raster, model, output, *, confidence=None, probabilities=None, tile_size: int = 256,
              device: str = "auto", smoothing_radius: int | None = None, spectral_weight: float | None = None,
-             cog: bool = False, precision: str = "float32", feedback=None) -> ClassifyResult:
+             cog: bool = False, precision: str = "float32", shard_tiles: bool = True,
+             feedback=None) -> ClassifyResult:
     """Classify every pixel of ``raster`` with ``model`` (a path or a loaded :class:`Model`).
 
     ``smoothing_radius``: edge-preserving smoothing of the probabilities (0 = off); None takes the model's.
@@ -374,7 +375,9 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
     about a fifth less CPU time where the processor computes it natively, at the price of a few near-tied
     labels (0.05-0.06% of Indian Pines'); "auto" takes bfloat16 on such a processor, float32 elsewhere.
     The raster's bands are matched to the model's by wavelength when both carry wavelengths, else by index.
-    Under ``torchrun`` the ranks share the tiles and rank 0 writes the maps, equal to one process's.
+    Under ``torchrun`` the ranks share the tiles and rank 0 writes the maps, equal to one process's
+    (``shard_tiles=False``: this rank classifies the whole raster and writes its maps alone, as
+    :func:`~contrastdm.batch.classify_many` has each rank do with its share of a list).
     """
     from . import distributed
     from .device import describe_device, resolve_device
@@ -413,7 +416,8 @@ def classify(raster, model, output, *, confidence=None, probabilities=None, tile
                                    tags=_map_tags(model, info), cog=cog)
         try:
             with _reading_cache(ds, info, tile_size, pipeline.halo), _tile_workers(torch_device) as workers, \
-                    _classified_tiles(pipeline, ds, info, windows, workers, output, feedback) as tiles:
+                    _classified_tiles(pipeline, ds, info, windows, workers, output, feedback,
+                                      shard_tiles) as tiles:
                 counts = None
                 if tiles is not None:
                     with writer() as maps:

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from . import choices
-from .errors import Cancelled, ContrastDMError
+from .errors import Cancelled, ContrastDMError, InputError
 from .feedback import ConsoleFeedback, JsonlFeedback, NullFeedback
 from .io.gdal_env import gdal_settings, use_system_proj_data
 from .version import __version__
@@ -125,10 +125,14 @@ def build_parser() -> argparse.ArgumentParser:
     _cache_options(p)
     p.add_argument("--report", help="HTML training report to write (a .json is written next to it)")
 
-    p = commands.add_parser("classify", parents=[common], help="classify a raster with a model")
-    p.add_argument("--raster", required=True)
+    p = commands.add_parser("classify", parents=[common], help="classify a raster (or a list of them) with a model")
+    p.add_argument("--raster", help="the raster to classify (or --raster-list)")
+    p.add_argument("--raster-list", help="a text file naming one raster per line, all classified with the model "
+                   "into --output-dir (shared among the ranks under torchrun)")
     p.add_argument("--model", required=True)
-    p.add_argument("--output", required=True, help="class map GeoTIFF to write")
+    p.add_argument("--output", help="class map GeoTIFF to write (with --raster)")
+    p.add_argument("--output-dir", help="folder for <name>_classes.tif and <name>_confidence.tif of each raster "
+                   "(with --raster-list)")
     p.add_argument("--confidence", help="confidence GeoTIFF to write (max class probability)")
     p.add_argument("--probabilities", help="per-class probability GeoTIFF to write")
     p.add_argument("--tile-size", type=int, default=256)
@@ -271,9 +275,13 @@ def _execute(args, feedback) -> dict:
         return {"outputs": {"model": result.model_path, "report": result.report_path},
                 "metrics": {"validation": result.validation}, "seconds": round(result.seconds, 1),
                 "device": result.device}
+    if args.command == "classify" and (args.raster_list or args.output_dir):
+        return _classify_list(args, feedback)
     if args.command == "classify":
         from .classify import classify
 
+        if not (args.raster and args.output):
+            raise InputError("classify needs --raster and --output (or --raster-list and --output-dir)")
         result = classify(args.raster, args.model, args.output, confidence=args.confidence,
                           probabilities=args.probabilities, tile_size=args.tile_size, device=args.device,
                           smoothing_radius=args.smoothing_radius, cog=args.cog, feedback=feedback)
@@ -395,6 +403,24 @@ def _print_human(command: str, result: dict) -> None:
               f"of {metrics['bands']} bands kept, {metrics['features']} features")
     if "seconds" in result:
         print(f"time           {result['seconds']} s")
+
+
+def _classify_list(args, feedback) -> dict:
+    from .batch import classify_many, read_raster_list
+
+    if args.raster or args.output or not (args.raster_list and args.output_dir):
+        raise InputError("a list of rasters needs --raster-list and --output-dir (not --raster or --output)")
+    if args.probabilities or args.confidence:
+        raise InputError("with --raster-list each raster gets <name>_confidence.tif; --confidence and "
+                         "--probabilities name one file and do not apply")
+    result = classify_many(read_raster_list(args.raster_list), args.model, args.output_dir,
+                           tile_size=args.tile_size, device=args.device, smoothing_radius=args.smoothing_radius,
+                           cog=args.cog, feedback=feedback)
+    return {"outputs": {"folder": args.output_dir},
+            "metrics": {"rasters": len(result.outputs), "ranks": result.ranks, "pixels": result.pixels,
+                        "pixels_per_second": round(result.pixels / max(result.seconds, 1e-9)),
+                        "maps": result.outputs},
+            "seconds": round(result.seconds, 2), "device": result.device}
 
 
 def _install_signal_handlers(feedback) -> None:

@@ -160,3 +160,15 @@ def test_sigkill_mid_write_leaves_no_file_at_the_output_path(trained, tmp_path):
     child.wait(timeout=30)
     assert not out.exists() and not Path(str(out) + ".aux.xml").exists()
     assert np.all([p.name in ("big.tif",) or p.name.startswith(".map.tmp-") for p in tmp_path.iterdir()])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--raster-list", "L", "--output", "map.tif"], "needs --raster-list and --output-dir"),
+    (["--raster-list", "L", "--output-dir", "maps", "--confidence", "c.tif"], "do not apply"),
+    (["--raster", "scene.tif"], "needs --raster and --output"),
+    (["--raster-list", "missing.txt", "--output-dir", "maps"], "cannot read the raster list")])
+def test_classify_options_for_one_raster_or_a_list_are_checked_in_one_line(tmp_path, args, message):
+    (tmp_path / "L").write_text("scene.tif\n")
+    done = cli("classify", "--model", "m.safetensors", *args, cwd=tmp_path)
+    assert done.returncode == 1 and message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "maps").exists()

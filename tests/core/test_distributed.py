@@ -7,8 +7,9 @@ import sys
 from pathlib import Path
 
 import torch
-from scenes import TINY_CLI
+from scenes import TINY_CLI, write_scene
 
+import contrastdm
 from contrastdm.model.contrastive import nt_xent_loss
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -119,3 +120,23 @@ def test_two_ranks_share_the_tiles_and_write_the_map_of_one_process(trained, tmp
         with rasterio.open(one / name) as a, rasterio.open(two / name) as b:
             assert (a.read() == b.read()).all(), name
     assert sorted(p.name for p in two.iterdir()) == sorted(p.name for p in one.iterdir())  # no parts left
+
+
+def test_two_ranks_share_a_list_of_rasters_and_write_each_map(trained, tmp_path):
+    import rasterio
+
+    rasters = [trained.raster] + [write_scene(tmp_path / f"scene{k}.tif", seed=k).raster for k in (1, 2)]
+    (tmp_path / "list.txt").write_text("\n".join(map(str, rasters)) + "\n")
+    done = torchrun("-m", "contrastdm", "classify", "--raster-list", tmp_path / "list.txt", "--model", trained.model,
+                    "--output-dir", tmp_path / "maps", "--device", "cpu", "--progress", "jsonl")
+    assert done.returncode == 0, done.stderr[-3000:]
+    stream = _events(done.stdout)
+    assert [e["type"] for e in stream].count("result") == 1
+    result = next(e for e in stream if e["type"] == "result")
+    assert result["metrics"]["ranks"] == 2 and result["metrics"]["rasters"] == 3
+    for raster in rasters:  # rank 0 did scene and scene2, rank 1 scene1: each map as one process makes it
+        alone = tmp_path / "alone.tif"
+        contrastdm.classify(raster, trained.model, alone, device="cpu")
+        with rasterio.open(alone) as a, rasterio.open(tmp_path / "maps" / f"{raster.stem}_classes.tif") as b:
+            assert (a.read() == b.read()).all(), raster
+    assert not [p for p in (tmp_path / "maps").iterdir() if p.name.startswith(".")]  # no parts left
