@@ -280,7 +280,7 @@ class Learner(Method):
                 "history_lengths": {k: len(v) for k, v in result.history.items()},
                 "val_oa_curve": [round(v, 4) for v in result.history.get("val_oa", [])],
                 "spectral_gate": training["spectral_member"], "pixels_per_class": training["pixels_per_class"],
-                "fit_seconds": round(result.seconds, 2)}
+                "held_out_choice": training.get("held_out_choice"), "fit_seconds": round(result.seconds, 2)}
 
     def _classify(self, task, model=None, **options) -> np.ndarray:
         """Class indices 0..K-1 (-1 where unclassified) of every pixel, from the engine's map."""
@@ -412,6 +412,9 @@ METHODS = {
     "cdm-polygons": lambda: Learner("cdm-polygons", "the default with its epoch chosen on held-out polygons and "
                                     "their patch halo (validation_split='polygons'), then the refit",
                                     lambda base: {"validation_split": "polygons"}),
+    "cdm-choice": lambda: Learner("cdm-choice", "cdm-polygons, with the smoothing radius and the spectral member's "
+                                  "weight chosen on the held-out polygons too (choose_on_held_out)",
+                                  lambda base: {"validation_split": "polygons", "choose_on_held_out": True}),
     "preset-fast": lambda: Learner("preset-fast", "ContrastDM with the 'fast' preset", _preset("fast")),
     "preset-best": lambda: Learner("preset-best", "ContrastDM with the 'best' preset", _preset("best")),
 }

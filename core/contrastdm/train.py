@@ -227,7 +227,7 @@ def read_training_data(raster, vector, class_field: str, config, *, validation_v
         member, gate = spectral.resolve(config.spectral_member, pixels.rows, pixels.cols)
         pixels = _cap_per_class(pixels, max_per_class, config.seed, feedback)
         # On held-out polygons the evidence decides the member's weight, so its spectra are read whatever the gate.
-        chosen_later = config.validation_split == "polygons" and config.spectral_member == "auto"
+        chosen_later = config.choose_on_held_out and config.spectral_member == "auto"
         x_train, pixels, spectra = _labelled_patches(ds, info, pixels, preprocessor, config.patch_size, feedback,
                                                      "read", "training vector", spectra=member == "on" or chosen_later)
         table = _present_classes(pixels, feedback)
@@ -276,7 +276,8 @@ def _held_out_polygons(data: TrainingData, config):
 
 
 def _held_out_choice(raster, data: TrainingData, config, device, split, feedback):
-    """With held-out polygons: a callback for :func:`~contrastdm.training.fit` that scores smoothing radii and
+    """With held-out polygons and ``choose_on_held_out``: a callback for :func:`~contrastdm.training.fit` that
+    scores smoothing radii and
     spectral member weights on them (:mod:`contrastdm.heldout`) with the network chosen before the refit and a
     member trained on the same polygons, and the dict it fills with the choice."""
     import copy
@@ -446,7 +447,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
                          max_per_class=max_per_class)
     split = _held_out_polygons(data, config)
     on_selected, choice = _held_out_choice(raster, data, config, torch_device, split, feedback) \
-        if split is not None else (None, {})
+        if split is not None and config.choose_on_held_out else (None, {})
     fitted = fit(data.unlabelled, data.x_train, data.y_train, data.x_val, data.y_val, len(data.table), config,
                  torch_device, feedback.progress, feedback.cancelled, split=split, on_selected=on_selected)
     clock.update(fitted.stage_seconds)

@@ -2,6 +2,7 @@
 
 import geopandas as gpd
 import numpy as np
+import pytest
 import rasterio
 from scenes import CRS, TINY, pixel_box, write_scene
 
@@ -54,7 +55,7 @@ def test_a_radius_chosen_on_held_out_polygons_keeps_objects_a_fixed_wide_one_era
     model = tmp_path / "model.safetensors"
     # A wide, nearly edge-blind smoothing erases one-pixel objects; the held-out polygons show it.
     contrastdm.train(scene.raster, tmp_path / "training.gpkg", "class_name", model, device="cpu", cache=None,
-                     report=tmp_path / "train.html", **{**TINY, "validation_split": "polygons", "validation_fraction": 0.3, "smoothing_radius": 5,
+                     report=tmp_path / "train.html", **{**TINY, "validation_split": "polygons", "choose_on_held_out": True, "validation_fraction": 0.3, "smoothing_radius": 5,
                         "smoothing_eps": 10.0, "spectral_epochs": 20})
     choice = load_model(model).metadata["training"]["held_out_choice"]
     assert choice["changed"] and choice["radius"] < 5
@@ -70,8 +71,14 @@ def test_a_radius_chosen_on_held_out_polygons_keeps_objects_a_fixed_wide_one_era
     assert accuracy["chosen"] > accuracy["fixed"] + 0.2
 
 
-def test_no_choice_without_held_out_polygons(trained):
+def test_no_choice_unless_asked_and_never_without_held_out_polygons(trained):
+    from contrastdm.errors import InputError
+    from contrastdm.train import make_config
+
     assert "held_out_choice" not in load_model(trained.model).metadata["training"]
+    assert not make_config("balanced", validation_split="polygons").choose_on_held_out
+    with pytest.raises(InputError, match="needs validation_split='polygons'"):
+        make_config("balanced", choose_on_held_out=True)
 
 
 def test_the_spectral_member_comes_in_on_evidence_where_the_neighbour_rule_left_it_out(tmp_path):
@@ -87,7 +94,7 @@ def test_the_spectral_member_comes_in_on_evidence_where_the_neighbour_rule_left_
         tmp_path / "training.gpkg")
     model_path = tmp_path / "model.safetensors"
     contrastdm.train(scene.raster, tmp_path / "training.gpkg", "class_name", model_path, device="cpu", cache=None,
-                     **{**TINY, "validation_split": "polygons", "validation_fraction": 0.3, "smoothing_radius": 0,
+                     **{**TINY, "validation_split": "polygons", "choose_on_held_out": True, "validation_fraction": 0.3, "smoothing_radius": 0,
                         "spectral_epochs": 20})
     model = load_model(model_path)
     gate, choice = model.metadata["training"]["spectral_member"], model.metadata["training"]["held_out_choice"]
