@@ -307,24 +307,55 @@ def _part_folder(output) -> Path:
 
 
 def _save_tiles(tiles, indices, folder: Path) -> None:
-    """This rank's tiles as plain .npy files (loaded without pickle)."""
+    """This rank's tiles as plain .npy files (loaded without pickle), each moved into place whole, so the rank
+    that writes never reads half a file."""
     for index, (_window, probs, centre) in zip(indices, tiles):
-        np.save(folder / f"{index}.p.npy", probs)
-        np.save(folder / f"{index}.v.npy", centre)
+        for kind, array in (("v", centre), ("p", probs)):  # "p" last: its presence says the tile is complete
+            np.save(folder / f".{index}.{kind}.npy", array)
+            os.replace(folder / f".{index}.{kind}.npy", folder / f"{index}.{kind}.npy")
 
 
-def _load_tiles(windows, folder: Path):
-    for index, window in enumerate(windows):
-        yield (window, np.load(folder / f"{index}.p.npy", allow_pickle=False),
-               np.load(folder / f"{index}.v.npy", allow_pickle=False))
+def _arrived(pending: list, windows, folder: Path):
+    """Yield the other ranks' tiles among ``pending`` whose files are complete; return those still missing."""
+    missing = []
+    for index in pending:
+        if (folder / f"{index}.p.npy").is_file():
+            yield (windows[index], np.load(folder / f"{index}.p.npy", allow_pickle=False),
+                   np.load(folder / f"{index}.v.npy", allow_pickle=False))
+        else:
+            missing.append(index)
+    return missing
+
+
+def _merged_tiles(mine, indices, windows, folder: Path, feedback):
+    """What rank 0 writes: its own tiles as it computes them and, between them, the other ranks' tiles as their
+    files appear, so writing overlaps the other ranks' work (the map does not depend on the order)."""
+    from .distributed import TIMEOUT
+
+    pending = sorted(set(range(len(windows))) - set(indices))
+    with contextlib.closing(mine):
+        for tile in mine:
+            yield tile
+            pending = yield from _arrived(pending, windows, folder)
+    waited = time.monotonic()
+    while pending:
+        check_cancelled(feedback)
+        before = len(pending)
+        pending = yield from _arrived(pending, windows, folder)
+        if len(pending) < before:
+            waited = time.monotonic()
+        elif time.monotonic() - waited > TIMEOUT.total_seconds():
+            raise InputError(f"no tile came from the other ranks for {TIMEOUT}; {len(pending)} still missing")
+        else:
+            time.sleep(0.05)
 
 
 def _classified_tiles(pipeline, ds, info, windows, workers, output, feedback, shard: bool = True):
-    """The tiles' ``(window, probabilities, validity)`` in order, for the rank that writes (None for the others).
+    """The tiles' ``(window, probabilities, validity)``, for the rank that writes (None for the others).
 
     One process computes them as it writes. Under torchrun the ranks share the tiles (tile ``i`` goes to rank
-    ``i % world``), each saves its own beside the output; once every rank is done, rank 0 reads them back in
-    order and writes the maps, so they equal one process's, and nothing is written if a rank fails."""
+    ``i % world``); the others save theirs beside the output, and rank 0 writes its own as it computes them and
+    the others' as they arrive, so the maps equal one process's; nothing is written if a rank fails."""
     from . import distributed
 
     ranks = distributed.current()
@@ -334,18 +365,19 @@ def _classified_tiles(pipeline, ds, info, windows, workers, output, feedback, sh
     folder.mkdir(parents=True, exist_ok=True)
     indices = range(ranks.rank, len(windows), ranks.world_size)
     mine = _tile_probabilities(pipeline, ds, info, [windows[i] for i in indices], workers)
+    if ranks.is_main:
+        return _parts(folder, _merged_tiles(mine, indices, windows, folder, feedback))
     with contextlib.closing(mine):
         _save_tiles(_reporting(mine, len(indices), feedback), indices, folder)
-    distributed.barrier()
-    return _parts(folder, windows if ranks.is_main else None)
+    return _parts(folder, None)
 
 
 @contextlib.contextmanager
-def _parts(folder: Path, windows):
+def _parts(folder: Path, tiles):
     import shutil
 
     try:
-        yield None if windows is None else _load_tiles(windows, folder)
+        yield tiles
     finally:
         from . import distributed
 
