@@ -165,12 +165,17 @@ class _Pipeline:
         """``(network probabilities [K, h, w], member probabilities or None, smoothing guide or None, validity)``
         of a tile read with :meth:`read`, the patch halo removed and the smoothing reach still around it."""
         features, bands = self.model.preprocessor.apply_in_place(data, valid)
-        member = None if self.member is None else self.member(bands)
+        empty = _nothing_valid(valid)
+        member = None if self.member is None or empty else self.member(bands)
         features, valid = reflect_pad(features, pads, axes=(0, 1)), reflect_pad(valid, pads)
         r = self.patch_halo
         inner = (slice(r, features.shape[0] - r), slice(r, features.shape[1] - r))
-        probs = _predict_split(self.model.network, features.transpose(2, 0, 1), r, self.device, self.feedback,
-                               self.dtype)
+        if empty:  # no valid pixel within the tile's reach: its maps are nodata, so the network is not run
+            probs = np.zeros((self.model.network.n_classes, features.shape[0] - 2 * r, features.shape[1] - 2 * r),
+                             np.float32)
+        else:
+            probs = _predict_split(self.model.network, features.transpose(2, 0, 1), r, self.device, self.feedback,
+                                   self.dtype)
         if member is not None:
             member = reflect_pad(member, pads)[(slice(None), *inner)]
         guide = guide_from_features(features[inner].transpose(2, 0, 1), self.guide_scale) if self.radius else None
@@ -181,7 +186,7 @@ class _Pipeline:
         the pipeline's smoothing reach cut off."""
         if member is not None:
             probs = self.fuse(probs, member, weight)
-        if radius:
+        if radius and valid.any():
             probs = smooth_probabilities(probs, guide, radius, self.config.smoothing_eps, valid)
         reach = smoothing_halo(self.radius)
         return probs[:, reach: probs.shape[1] - reach, reach: probs.shape[2] - reach]
@@ -192,6 +197,11 @@ class _Pipeline:
         valid, reach = parts[3], smoothing_halo(self.radius)
         return (self.combine(*parts, self.weight, self.radius),
                 valid[reach: valid.shape[0] - reach, reach: valid.shape[1] - reach])
+
+
+def _nothing_valid(valid: np.ndarray) -> bool:
+    """True for a tile read (with its halo) that holds no valid pixel: a swath's empty corners, a masked area."""
+    return not valid.any()
 
 
 def _reading_cache(ds, info, tile_size: int, halo: int):

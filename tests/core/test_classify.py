@@ -96,3 +96,26 @@ def test_the_reading_cache_grows_for_large_blocks_unless_the_user_chose_one(tmp_
             assert getenv()["GDAL_CACHEMAX"] > CACHE_MAX_BYTES
         monkeypatch.setenv("GDAL_CACHEMAX", "64")
         assert classify_module._reading_cache(ds, info, 256, 15).__class__.__name__ == "nullcontext"
+
+
+def test_tiles_with_nothing_valid_in_reach_skip_the_network_and_give_the_same_maps(trained, tmp_path, monkeypatch):
+    """A scene that is mostly nodata (a swath's empty corners): tiles whose read, halo included, holds no valid
+    pixel are not run through the network, and the maps equal those of running it everywhere."""
+    classify_module = importlib.import_module("contrastdm.classify")
+    scene = write_scene(tmp_path / "swath.tif", height=96, width=96, nodata=0, nodata_border=36)
+    calls = []
+    predict = classify_module._predict_split
+    monkeypatch.setattr(classify_module, "_predict_split", lambda *a, **k: calls.append(1) or predict(*a, **k))
+    maps = {}
+    for name, skip in (("skipped", True), ("everywhere", False)):
+        if not skip:
+            monkeypatch.setattr(classify_module, "_nothing_valid", lambda valid: False)
+        calls.clear()
+        contrastdm.classify(scene.raster, trained.model, tmp_path / f"{name}.tif", confidence=tmp_path / f"{name}_c.tif",
+                            device="cpu", tile_size=16)
+        with rasterio.open(tmp_path / f"{name}.tif") as m, rasterio.open(tmp_path / f"{name}_c.tif") as c:
+            maps[name] = (len(calls), m.read(1), c.read(1))
+    assert maps["everywhere"][0] == 36 and 0 < maps["skipped"][0] < 36
+    assert np.array_equal(maps["skipped"][1], maps["everywhere"][1])
+    assert np.array_equal(maps["skipped"][2], maps["everywhere"][2])
+    assert (maps["skipped"][1][:30] == 0).all() and (maps["skipped"][1][40:56, 40:56] > 0).all()
