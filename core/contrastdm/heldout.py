@@ -93,3 +93,43 @@ def choose_settings(model, raster, info, held_out: HeldOut, device, current: tup
         weights = tuple(w for w in weights if w > 0) if member == "on" else weights
     counts = correct_counts(model, raster, info, held_out, device, radii, weights)
     return choose(counts, radii, weights, current, len(held_out.labels))
+
+
+def selection_callback(raster, data, config, device, split, feedback):
+    """For training with held-out polygons (``split``: training and validation indices into ``data``, a
+    :class:`~contrastdm.train.TrainingData`): a callback for :func:`~contrastdm.training.fit` that scores the
+    smoothing radii and member weights on the held-out polygons with the network chosen before the refit and a
+    member trained on the same polygons (:func:`choose_settings`), and the dict it fills with the choice."""
+    import copy
+
+    from .bundle import Model
+    from .model import spectral
+
+    found: dict = {}
+
+    def on_selected(net) -> None:
+        training, validation = split
+        member = None
+        if data.spectra is not None:
+            member, _ = spectral.fit_member(data.spectra[training], data.y_train[training], len(data.table),
+                                            config.seed, device, epochs=config.spectral_epochs,
+                                            is_cancelled=feedback.cancelled)
+        selected = Model(copy.deepcopy(net).eval(), data.preprocessor, [], {"config": config.to_dict()}, member)
+        held_out = HeldOut(data.pixels.rows[validation], data.pixels.cols[validation], data.y_train[validation])
+        found.update(choose_settings(selected, raster, data.info, held_out, device,
+                                     (config.smoothing_radius, config.spectral_weight), config.spectral_member))
+        feedback.message(f"on {found['held_out_pixels']} held-out pixels: smoothing radius {found['radius']}, "
+                         f"spectral member weight {found['weight']:g} "
+                         f"({'chosen' if found['changed'] else 'kept: no candidate was clearly better'})")
+
+    return on_selected, found
+
+
+def apply_choice(choice: dict, network_config, data) -> None:
+    """The held-out choice into the saved settings; a member weight of 0 leaves the member out."""
+    network_config.smoothing_radius, network_config.spectral_weight = choice["radius"], choice["weight"]
+    if data.spectra is not None and data.gate["requested"] == "auto":
+        data.member = "on" if choice["weight"] > 0 else "off"
+        data.gate.update(member=data.member, decided_by="held-out polygons")
+        if data.member == "off":
+            data.spectra = None

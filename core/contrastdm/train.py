@@ -275,46 +275,6 @@ def _held_out_polygons(data: TrainingData, config):
                          config.seed, halo=config.patch_size // 2)
 
 
-def _held_out_choice(raster, data: TrainingData, config, device, split, feedback):
-    """With held-out polygons and ``choose_on_held_out``: a callback for :func:`~contrastdm.training.fit` that
-    scores smoothing radii and
-    spectral member weights on them (:mod:`contrastdm.heldout`) with the network chosen before the refit and a
-    member trained on the same polygons, and the dict it fills with the choice."""
-    import copy
-
-    from .heldout import HeldOut, choose_settings
-    from .model import spectral
-
-    found: dict = {}
-
-    def on_selected(net) -> None:
-        training, validation = split
-        member = None
-        if data.spectra is not None:
-            member, _ = spectral.fit_member(data.spectra[training], data.y_train[training], len(data.table),
-                                            config.seed, device, epochs=config.spectral_epochs,
-                                            is_cancelled=feedback.cancelled)
-        selected = Model(copy.deepcopy(net).eval(), data.preprocessor, [], {"config": config.to_dict()}, member)
-        held_out = HeldOut(data.pixels.rows[validation], data.pixels.cols[validation], data.y_train[validation])
-        found.update(choose_settings(selected, raster, data.info, held_out, device,
-                                     (config.smoothing_radius, config.spectral_weight), config.spectral_member))
-        feedback.message(f"on {found['held_out_pixels']} held-out pixels: smoothing radius {found['radius']}, "
-                         f"spectral member weight {found['weight']:g} "
-                         f"({'chosen' if found['changed'] else 'kept: no candidate was clearly better'})")
-
-    return on_selected, found
-
-
-def _apply_choice(choice: dict, network_config, data: TrainingData) -> None:
-    """The held-out choice into the saved settings; a member weight of 0 leaves the member out."""
-    network_config.smoothing_radius, network_config.spectral_weight = choice["radius"], choice["weight"]
-    if data.spectra is not None and data.gate["requested"] == "auto":
-        data.member = "on" if choice["weight"] > 0 else "off"
-        data.gate.update(member=data.member, decided_by="held-out polygons")
-        if data.member == "off":
-            data.spectra = None
-
-
 def _other_scenes(rasters, data: TrainingData, config, budget: int, feedback) -> list[np.ndarray]:
     """Label-free patches from other scenes of the same sensor, for pre-training over several rasters: their
     bands matched to the training raster's kept bands (by wavelength, else by index) and preprocessed alike."""
@@ -419,7 +379,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     finetune_epochs, synthetic, refine, batch_size, seed, ...). Outputs are written only on success; under
     ``torchrun`` every rank trains its share and rank 0 writes them.
     """
-    from . import distributed
+    from . import distributed, heldout
     from .device import describe_device, resolve_device
     from .training import fit
     from .training.clock import StageClock
@@ -446,13 +406,13 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
                          pca_components=pca_components, reduction=reduction, bands=bands, drop_bands=drop_bands,
                          max_per_class=max_per_class)
     split = _held_out_polygons(data, config)
-    on_selected, choice = _held_out_choice(raster, data, config, torch_device, split, feedback) \
+    on_selected, choice = heldout.selection_callback(raster, data, config, torch_device, split, feedback) \
         if split is not None and config.choose_on_held_out else (None, {})
     fitted = fit(data.unlabelled, data.x_train, data.y_train, data.x_val, data.y_val, len(data.table), config,
                  torch_device, feedback.progress, feedback.cancelled, split=split, on_selected=on_selected)
     clock.update(fitted.stage_seconds)
     if choice:
-        _apply_choice(choice, fitted.network.config, data)
+        heldout.apply_choice(choice, fitted.network.config, data)
     elif data.member != "on":
         data.spectra = None  # read for a choice that was not made
     data.unlabelled = None
