@@ -103,3 +103,29 @@ def test_the_spectral_member_comes_in_on_evidence_where_the_neighbour_rule_left_
     assert choice["weight"] > 0 and model.network.config.spectral_weight == choice["weight"]
     oa = {(c["radius"], c["weight"]): c["oa"] for c in choice["candidates"]}
     assert oa[(choice["radius"], 0.0)] < oa[(choice["radius"], choice["weight"])]
+
+
+def test_held_out_scores_come_from_the_map_classification_would_write(trained, tmp_path):
+    """Across several windows, the label each candidate gives a held-out pixel is the label of that pixel in
+    the map classify() writes with the same radius and weight."""
+    import torch
+
+    from contrastdm.heldout import correct_counts
+    from contrastdm.io.raster import describe, open_raster
+
+    scene = write_scene(tmp_path / "wide.tif", height=150, width=130, seed=4)
+    model = load_model(trained.model)
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, 150, 200), rng.integers(0, 130, 200)
+    with open_raster(scene.raster) as ds:
+        info = describe(ds)
+    weight = model.network.config.spectral_weight if model.spectral is not None else 0.0
+    for radius in (0, 2):
+        contrastdm.classify(scene.raster, model, tmp_path / f"map{radius}.tif", device="cpu", smoothing_radius=radius,
+                            spectral_weight=weight)
+        with rasterio.open(tmp_path / f"map{radius}.tif") as src:
+            ids = src.read(1)[rows, cols]
+        labels = np.searchsorted(model.class_ids, ids)  # class ids -> class indices
+        counts = correct_counts(model, scene.raster, info, HeldOut(rows, cols, labels), torch.device("cpu"),
+                                (radius,), (weight,))
+        assert counts[0, 0] == 200, radius
