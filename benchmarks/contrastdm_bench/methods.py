@@ -415,6 +415,10 @@ METHODS = {
     "cdm-choice": lambda: Learner("cdm-choice", "cdm-polygons, with the smoothing radius and the spectral member's "
                                   "weight chosen on the held-out polygons too (choose_on_held_out)",
                                   lambda base: {"validation_split": "polygons", "choose_on_held_out": True}),
+    "cdm-radius": lambda: Learner("cdm-radius", "cdm-polygons, with the smoothing radius alone chosen on the "
+                                  "held-out polygons (the member as the neighbour rule sets it)",
+                                  lambda base: {"validation_split": "polygons", "choose_on_held_out": True,
+                                                "held_out_settings": "radius"}),
     "preset-fast": lambda: Learner("preset-fast", "ContrastDM with the 'fast' preset", _preset("fast")),
     "preset-best": lambda: Learner("preset-best", "ContrastDM with the 'best' preset", _preset("best")),
 }

@@ -80,12 +80,14 @@ def choose(counts: np.ndarray, radii, weights, current: tuple[int, float], n: in
 
 
 def choose_settings(model, raster, info, held_out: HeldOut, device, current: tuple[int, float],
-                    member: str) -> dict:
+                    member: str, weights_too: bool = True) -> dict:
     """Smoothing radius and member weight for ``model`` (the network and member trained without the held-out
     polygons) from its held-out probabilities. ``member``: the requested setting, "auto" (any weight), "on"
-    (weight above 0) or "off" (weight 0, the member ignored)."""
+    (weight above 0) or "off" (weight 0, the member ignored); ``weights_too`` False keeps the current weight."""
     radii = tuple(sorted(set(RADII) | {int(current[0])}))
-    if member == "off" or model.spectral is None:
+    if not weights_too:
+        weights = (float(current[1]),)
+    elif member == "off" or model.spectral is None:
         weights = (0.0,)
         current = (current[0], 0.0)
     else:
@@ -116,8 +118,10 @@ def selection_callback(raster, data, config, device, split, feedback):
                                             is_cancelled=feedback.cancelled)
         selected = Model(copy.deepcopy(net).eval(), data.preprocessor, [], {"config": config.to_dict()}, member)
         held_out = HeldOut(data.pixels.rows[validation], data.pixels.cols[validation], data.y_train[validation])
+        weights_too = config.held_out_settings == "radius,weight"
+        weight = config.spectral_weight if weights_too or data.member == "on" else 0.0
         found.update(choose_settings(selected, raster, data.info, held_out, device,
-                                     (config.smoothing_radius, config.spectral_weight), config.spectral_member))
+                                     (config.smoothing_radius, weight), config.spectral_member, weights_too))
         feedback.message(f"on {found['held_out_pixels']} held-out pixels: smoothing radius {found['radius']}, "
                          f"spectral member weight {found['weight']:g} "
                          f"({'chosen' if found['changed'] else 'kept: no candidate was clearly better'})")
@@ -126,8 +130,11 @@ def selection_callback(raster, data, config, device, split, feedback):
 
 
 def apply_choice(choice: dict, network_config, data) -> None:
-    """The held-out choice into the saved settings; a member weight of 0 leaves the member out."""
-    network_config.smoothing_radius, network_config.spectral_weight = choice["radius"], choice["weight"]
+    """The held-out choice into the saved settings; a member weight chosen 0 leaves the member out."""
+    network_config.smoothing_radius = choice["radius"]
+    if network_config.held_out_settings != "radius,weight":
+        return  # the member and its weight stay as the neighbour rule and the configuration set them
+    network_config.spectral_weight = choice["weight"]
     if data.spectra is not None and data.gate["requested"] == "auto":
         data.member = "on" if choice["weight"] > 0 else "off"
         data.gate.update(member=data.member, decided_by="held-out polygons")

@@ -227,7 +227,8 @@ def read_training_data(raster, vector, class_field: str, config, *, validation_v
         member, gate = spectral.resolve(config.spectral_member, pixels.rows, pixels.cols)
         pixels = _cap_per_class(pixels, max_per_class, config.seed, feedback)
         # On held-out polygons the evidence decides the member's weight, so its spectra are read whatever the gate.
-        chosen_later = config.choose_on_held_out and config.spectral_member == "auto"
+        chosen_later = (config.choose_on_held_out and config.held_out_settings == "radius,weight"
+                        and config.spectral_member == "auto")
         x_train, pixels, spectra = _labelled_patches(ds, info, pixels, preprocessor, config.patch_size, feedback,
                                                      "read", "training vector", spectra=member == "on" or chosen_later)
         table = _present_classes(pixels, feedback)

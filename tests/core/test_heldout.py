@@ -50,15 +50,21 @@ def _small_objects(folder):
     return scene
 
 
-def test_a_radius_chosen_on_held_out_polygons_keeps_objects_a_fixed_wide_one_erases(tmp_path):
+@pytest.mark.parametrize("settings", ["radius,weight", "radius"])
+def test_a_radius_chosen_on_held_out_polygons_keeps_objects_a_fixed_wide_one_erases(tmp_path, settings):
     scene = _small_objects(tmp_path)
     model = tmp_path / "model.safetensors"
     # A wide, nearly edge-blind smoothing erases one-pixel objects; the held-out polygons show it.
     contrastdm.train(scene.raster, tmp_path / "training.gpkg", "class_name", model, device="cpu", cache=None,
                      report=tmp_path / "train.html", **{**TINY, "validation_split": "polygons", "choose_on_held_out": True, "validation_fraction": 0.3, "smoothing_radius": 5,
-                        "smoothing_eps": 10.0, "spectral_epochs": 20})
-    choice = load_model(model).metadata["training"]["held_out_choice"]
+                        "smoothing_eps": 10.0, "spectral_epochs": 20, "held_out_settings": settings})
+    saved = load_model(model)
+    choice = saved.metadata["training"]["held_out_choice"]
     assert choice["changed"] and choice["radius"] < 5
+    if settings == "radius":  # the member and its weight stay as the neighbour rule set them
+        assert {c["weight"] for c in choice["candidates"]} == {choice["weight"]}
+        assert "decided_by" not in saved.metadata["training"]["spectral_member"]
+        assert saved.network.config.spectral_weight == 0.5
     assert choice["configured"]["radius"] == 5 and choice["held_out_pixels"] > 0
     assert max(c["oa"] for c in choice["candidates"]) > choice["configured"]["oa"]
     assert "Settings chosen on held-out polygons" in (tmp_path / "train.html").read_text()

@@ -20,6 +20,7 @@ DIFFUSION_SCHEDULES = ("cosine", "linear")
 # How training carves the slice that chooses the epoch: random labelled pixels, or whole polygons held out
 # (with their patch halo), which is what a map faces on the polygons nobody drew.
 VALIDATION_SPLITS = ("pixels", "polygons")
+HELD_OUT_SETTINGS = ("radius,weight", "radius")
 # The ranges of the numeric settings that validate() does not word itself.
 _AT_LEAST_ONE = ("feature_dim", "spectral_channels", "spatial_channels", "head_hidden", "diffusion_timesteps",
                  "diffusion_steps", "diffusion_hidden", "diffusion_views", "ddim_steps", "synthetic_per_class",
@@ -98,6 +99,7 @@ class LearnerConfig:
     # and lost 8.5 OA points against the configured settings, since held-out polygons lie nearer the training
     # polygons than most of the scene does.
     choose_on_held_out: bool = False
+    held_out_settings: str = "radius,weight"  # what it chooses: "radius,weight", or "radius" (member by the rule)
     # After model selection on a carved validation slice, train again on every labelled sample for the
     # selected number of epochs (the slice is ~20% of the labels: too many to leave out when labels are scarce).
     refit_all: bool = True
@@ -155,6 +157,9 @@ class LearnerConfig:
         if self.validation_split not in VALIDATION_SPLITS:
             raise InputError(f"validation_split must be one of {', '.join(VALIDATION_SPLITS)}, not "
                              f"{self.validation_split!r}")
+        if self.held_out_settings not in HELD_OUT_SETTINGS:
+            raise InputError(f"held_out_settings must be one of {', '.join(HELD_OUT_SETTINGS)}, not "
+                             f"{self.held_out_settings!r}")
         if self.choose_on_held_out and self.validation_split != "polygons":
             raise InputError("choose_on_held_out needs validation_split='polygons' (held-out polygons to choose on)")
         if self.diffusion_schedule not in DIFFUSION_SCHEDULES:
