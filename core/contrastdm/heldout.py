@@ -28,15 +28,12 @@ class HeldOut:
     labels: np.ndarray
 
 
-def _windows(held_out: HeldOut, width: int, height: int):
-    """``(window, pixel indices)`` for every TILE x TILE block of the raster holding held-out pixels."""
-    from rasterio.windows import Window
+def _windows(held_out: HeldOut, width: int):
+    """``(window, pixel indices)``: the held-out pixels grouped by TILE x TILE square of the raster, each window
+    bounding its group."""
+    from .io.raster import pixel_blocks
 
-    blocks = (held_out.rows // TILE) * ((width + TILE - 1) // TILE) + held_out.cols // TILE
-    for block in np.unique(blocks):
-        index = np.flatnonzero(blocks == block)
-        r0, c0 = int(held_out.rows[index[0]] // TILE * TILE), int(held_out.cols[index[0]] // TILE * TILE)
-        yield Window(c0, r0, min(TILE, width - c0), min(TILE, height - r0)), index
+    return pixel_blocks(held_out.rows, held_out.cols, width, TILE)
 
 
 def correct_counts(model, raster, info, held_out: HeldOut, device, radii, weights) -> np.ndarray:
@@ -51,7 +48,7 @@ def correct_counts(model, raster, info, held_out: HeldOut, device, radii, weight
     pipeline = _Pipeline(model, device, max(radii), 1.0, torch.float32, NullFeedback())
     counts = np.zeros((len(radii), len(weights)), dtype=np.int64)
     with open_raster(raster) as ds:
-        for window, index in _windows(held_out, info.width, info.height):
+        for window, index in _windows(held_out, info.width):
             parts = pipeline.parts(*pipeline.read(ds, window, info))
             rows = held_out.rows[index] - int(window.row_off)
             cols = held_out.cols[index] - int(window.col_off)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
-from rasterio.windows import Window
 
 from .feedback import NullFeedback, check_cancelled
-from .io.raster import read_padded, read_window
+from .io.raster import pixel_blocks, read_padded, read_window
 
 
 def extract_patches(ds, info, rows: np.ndarray, cols: np.ndarray, patch_size: int, preprocessor,
@@ -28,17 +27,13 @@ def extract_patches(ds, info, rows: np.ndarray, cols: np.ndarray, patch_size: in
     centres = np.zeros((rows.size, preprocessor.in_bands), dtype=np.float32) if spectra else None
     if rows.size == 0:
         return (patches, valid_centre, centres) if spectra else (patches, valid_centre)
-    block_ids = (rows // block) * ((info.width + block - 1) // block) + cols // block
-    order = np.argsort(block_ids, kind="stable")
-    starts = np.flatnonzero(np.r_[True, block_ids[order][1:] != block_ids[order][:-1]])
-    ends = np.r_[starts[1:], order.size]
     offsets = np.arange(-radius, radius + 1)
-    for done, (start, end) in enumerate(zip(starts, ends)):
+    blocks = pixel_blocks(rows, cols, info.width, block)
+    read = 0
+    for done, (window, members) in enumerate(blocks):
         check_cancelled(feedback)
-        members = order[start:end]
         r, c = rows[members], cols[members]
-        r0, c0 = int(r.min()), int(c.min())
-        window = Window(c0, r0, int(c.max()) - c0 + 1, int(r.max()) - r0 + 1)
+        r0, c0 = int(window.row_off), int(window.col_off)
         data, valid = read_padded(ds, window, radius, info)
         features, bands = preprocessor.transform_with_bands(data, valid)
         lr, lc = r - r0 + radius, c - c0 + radius
@@ -49,7 +44,8 @@ def extract_patches(ds, info, rows: np.ndarray, cols: np.ndarray, patch_size: in
         if spectra:
             centres[members] = bands[lr, lc]
         del bands
-        feedback.progress(stage, (done + 1) / len(starts), f"{end} of {rows.size} patches")
+        read += members.size
+        feedback.progress(stage, (done + 1) / len(blocks), f"{read} of {rows.size} patches")
     return (patches, valid_centre, centres) if spectra else (patches, valid_centre)
 
 
@@ -58,14 +54,10 @@ def pixel_spectra(ds, info, rows: np.ndarray, cols: np.ndarray, block: int = 256
     reading one bounding window per block of the scene."""
     rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
     out = np.full((rows.size, info.read_count), np.nan, dtype=np.float32)
-    keys = (rows // block) * ((info.width + block - 1) // block) + cols // block
-    for key in np.unique(keys):
-        members = np.flatnonzero(keys == key)
-        r, c = rows[members], cols[members]
-        r0, c0 = int(r.min()), int(c.min())
-        data, valid = read_window(ds, Window(c0, r0, int(c.max()) - c0 + 1, int(r.max()) - r0 + 1), info, per_band=True)
+    for window, members in pixel_blocks(rows, cols, info.width, block):
+        data, valid = read_window(ds, window, info, per_band=True)
         values = np.where(valid, data, np.nan)
-        out[members] = values[:, r - r0, c - c0].T
+        out[members] = values[:, rows[members] - window.row_off, cols[members] - window.col_off].T
     return out
 
 

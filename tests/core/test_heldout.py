@@ -28,7 +28,7 @@ def test_windows_hold_every_held_out_pixel_once_inside_them():
     rng = np.random.default_rng(0)
     rows, cols = rng.integers(0, 150, 300), rng.integers(0, 130, 300)
     seen = np.zeros(300, dtype=int)
-    for window, index in _windows(HeldOut(rows, cols, np.zeros(300, int)), width=130, height=150):
+    for window, index in _windows(HeldOut(rows, cols, np.zeros(300, int)), width=130):
         seen[index] += 1
         assert np.all((rows[index] >= window.row_off) & (rows[index] < window.row_off + window.height))
         assert np.all((cols[index] >= window.col_off) & (cols[index] < window.col_off + window.width))

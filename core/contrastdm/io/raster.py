@@ -257,18 +257,30 @@ def tile_count(width: int, height: int, tile_size: int) -> int:
     return math.ceil(width / tile_size) * math.ceil(height / tile_size)
 
 
+def pixel_blocks(rows: np.ndarray, cols: np.ndarray, width: int, block: int) -> list:
+    """``[(window, indices), ...]`` for every ``block`` x ``block`` square of a scene ``width`` pixels wide that
+    holds some of the pixels (``rows``, ``cols``): the window bounds those pixels, so scattered pixels are read
+    with one small window per square instead of one each."""
+    rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
+    if rows.size == 0:
+        return []
+    keys = (rows // block) * ((width + block - 1) // block) + cols // block
+    order = np.argsort(keys, kind="stable")
+    starts = np.flatnonzero(np.r_[True, keys[order][1:] != keys[order][:-1]])
+    blocks = []
+    for members in np.split(order, starts[1:]):
+        r, c = rows[members], cols[members]
+        r0, c0 = int(r.min()), int(c.min())
+        blocks.append((Window(c0, r0, int(c.max()) - c0 + 1, int(r.max()) - r0 + 1), members))
+    return blocks
+
+
 def values_at(ds, rows: np.ndarray, cols: np.ndarray, band: int = 1, block: int = 1024) -> np.ndarray:
     """Band values at pixel positions, reading one bounding window per block of the scene."""
     values = np.zeros(rows.size, dtype=ds.dtypes[band - 1])
-    if rows.size == 0:
-        return values
-    keys = (rows // block) * ((ds.width + block - 1) // block) + cols // block
-    for key in np.unique(keys):
-        members = np.flatnonzero(keys == key)
-        r, c = rows[members], cols[members]
-        r0, c0 = int(r.min()), int(c.min())
-        data = ds.read(band, window=Window(c0, r0, int(c.max()) - c0 + 1, int(r.max()) - r0 + 1))
-        values[members] = data[r - r0, c - c0]
+    for window, members in pixel_blocks(rows, cols, ds.width, block):
+        data = ds.read(band, window=window)
+        values[members] = data[rows[members] - window.row_off, cols[members] - window.col_off]
     return values
 
 
