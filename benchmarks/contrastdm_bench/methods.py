@@ -441,6 +441,8 @@ ABLATION_STEPS = (
 
 # Set by fit() from what validation says (the requested value is not what the record keeps).
 CHOSEN_BY_FIT = ("refine_strength",)
+CHOSEN_ON_HELD_OUT = {"radius": ("smoothing_radius",),
+                      "radius,weight": ("smoothing_radius", "spectral_weight", "spectral_member")}
 # From this harness version on, the ContrastDM methods run through train() and classify(); earlier records
 # come from the harness's own copy of those steps.
 ENGINE_PATH_VERSION = 2
@@ -467,12 +469,17 @@ def stale_reason(record: dict, output_dir=None) -> Optional[str]:
         return f"no readable configuration ({exc})"
     wanted = method.config_for(record.get("patch_size", recorded["patch_size"]), record.get("seed", 0),
                                bool(record.get("quick"))).to_dict()
+    chosen = CHOSEN_BY_FIT
+    if wanted.get("choose_on_held_out"):  # the held-out choice decides these; the record holds its outcome
+        chosen += CHOSEN_ON_HELD_OUT[wanted.get("held_out_settings", "radius,weight")]
+        if "spectral_member" in chosen:
+            wanted.pop("spectral_member")
     if wanted.get("spectral_member") == "auto":
         decided = _gate_decision(record, output_dir)
         if decided is None:
             return "no record of the spectral member's gate and no split file to decide it from"
         wanted["spectral_member"] = decided
-    changed = sorted(k for k in wanted if k not in CHOSEN_BY_FIT and recorded.get(k) != wanted[k])
+    changed = sorted(k for k in wanted if k not in chosen and recorded.get(k) != wanted[k])
     if not changed:
         return None
     return "configuration changed: " + ", ".join(f"{k} {recorded.get(k)!r} -> {wanted[k]!r}" for k in changed)

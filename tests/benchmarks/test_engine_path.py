@@ -59,3 +59,19 @@ def test_a_contrastdm_record_from_the_harness_own_path_is_flagged():
               "method_info": {"config": default_learner_config().to_dict()}}
     assert "not by train() and classify()" in stale_reason(record)
     assert stale_reason({**record, "method": "svm"}) is None  # the baselines never ran through the engine
+
+
+def test_settings_chosen_on_held_out_polygons_do_not_make_a_record_stale():
+    from contrastdm_bench.methods import ENGINE_PATH_VERSION, METHODS
+
+    def record(method, **changes):
+        config = METHODS[method]().config_for(11, 0, False).to_dict()
+        config.update({"spectral_member": "on", **changes})
+        return {"method": method, "harness_version": ENGINE_PATH_VERSION, "patch_size": 11, "seed": 0,
+                "method_info": {"config": config, "spectral_gate": {"requested": "auto", "member": "on"}}}
+
+    assert stale_reason(record("cdm-radius", smoothing_radius=0)) is None
+    assert "spectral_weight" in stale_reason(record("cdm-radius", smoothing_radius=0, spectral_weight=0.0))
+    assert stale_reason(record("cdm-choice", smoothing_radius=2, spectral_weight=0.0, spectral_member="off")) is None
+    assert "smoothing_radius" in stale_reason(record("cdm-polygons", smoothing_radius=0))
+    assert "finetune_epochs" in stale_reason(record("cdm-choice", finetune_epochs=3))
