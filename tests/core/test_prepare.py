@@ -53,9 +53,9 @@ def messages(feedback, level="info"):
 
 
 def without_run_facts(metadata):
-    """The model's metadata less what differs between any two runs (time) or says how the run went (cache)."""
+    """The model's metadata less what differs between any two runs (times) or says how the run went (cache)."""
     metadata = json.loads(json.dumps(metadata))
-    for key in ("seconds", "cache"):
+    for key in ("seconds", "stage_seconds", "cache"):
         metadata["training"].pop(key)
     return metadata
 
