@@ -30,6 +30,7 @@ loss.backward()
 if distributed.current().is_main:
     torch.save({"loss": loss.detach(), "grad": model.weight.grad, "world": distributed.current().world_size},
                sys.argv[1])
+distributed.barrier()  # both ranks done before the group goes: gloo can abort a rank torn down mid-exchange
 distributed.teardown()
 """
 
