@@ -21,9 +21,11 @@ scene's GeoTIFF and the training pixels written as polygons (:mod:`.files`): the
 - ``cdm-spectral``: the default with the engine's spectral member always on (``spectral_member="on"``),
   whatever the layout of the training pixels;
 - ``contrastdm``: the default configuration, unchanged (its spectral member is on only where the training pixels
-  form areas, :mod:`contrastdm.model.spectral`).
+  form areas, :mod:`contrastdm.model.spectral`);
+- ``cdm-budget``: the default with schedules fitted to the data (``budget="data"``,
+  :mod:`contrastdm.training.budget`).
 
-The other ContrastDM variants leave the spectral member out (``spectral_member="off"``): each isolates one step
+The other ablation variants (``cnn`` to ``cdm-centre``) leave the spectral member out (``spectral_member="off"``): each isolates one step
 of the network, and the ladder compares them with the default's map without its member (``contrastdm:unfused``).
 """
 
@@ -419,6 +421,9 @@ METHODS = {
                                   "held-out polygons (the member as the neighbour rule sets it)",
                                   lambda base: {"validation_split": "polygons", "choose_on_held_out": True,
                                                 "held_out_settings": "radius"}),
+    "cdm-budget": lambda: Learner("cdm-budget", "the default with schedules fitted to the data (budget='data'): "
+                                  "pre-training sees each label-free patch about once, one fine-tuning run on "
+                                  "every label", lambda base: {"budget": "data"}),
     "preset-fast": lambda: Learner("preset-fast", "ContrastDM with the 'fast' preset", _preset("fast")),
     "preset-best": lambda: Learner("preset-best", "ContrastDM with the 'best' preset", _preset("best")),
 }

@@ -13,7 +13,7 @@ from ..errors import InputError
 
 # What a configuration written before a field existed meant by it: model files and benchmark records predate some
 # fields, and a missing field reads as the behaviour of its time, not as today's default (which may have moved).
-IMPLIED_WHEN_MISSING: dict[str, Any] = {"centre_branch": False, "spectral_member": "off"}
+IMPLIED_WHEN_MISSING: dict[str, Any] = {"centre_branch": False, "spectral_member": "off", "budget": "fixed"}
 
 DIFFUSION_STAGES = ("finetuned", "pretrained")
 DIFFUSION_SCHEDULES = ("cosine", "linear")
@@ -21,6 +21,8 @@ DIFFUSION_SCHEDULES = ("cosine", "linear")
 # (with their patch halo), which is what a map faces on the polygons nobody drew.
 VALIDATION_SPLITS = ("pixels", "polygons")
 HELD_OUT_SETTINGS = ("radius,weight", "radius")
+# "fixed": the schedules as set; "data": fitted to the data by ``contrastdm.training.budget``.
+BUDGETS = ("fixed", "data")
 # The ranges of the numeric settings that validate() does not word itself.
 _AT_LEAST_ONE = ("feature_dim", "spectral_channels", "spatial_channels", "head_hidden", "diffusion_timesteps",
                  "diffusion_steps", "diffusion_hidden", "diffusion_views", "ddim_steps", "synthetic_per_class",
@@ -44,6 +46,10 @@ class LearnerConfig:
     centre_branch: bool = False  # the centre pixel's spectrum through its own per-pixel MLP, fused with the window's
     head_hidden: int = 128
     dropout: float = 0.2
+    # How long the stages train: "fixed" (the epochs and steps below) or "data" (pre-training sees each label-free
+    # patch about once, and fine-tuning trains once on every label instead of choosing its epoch on a slice of the
+    # training polygons' own pixels, which cannot tell epochs apart); see ``contrastdm.training.budget``.
+    budget: str = "fixed"
     # -- contrastive pre-training (SimCLR on unlabelled + SupCon on labelled patches) -------------
     contrastive_epochs: int = 4
     contrastive_samples_per_epoch: int = 8192  # 0 = the whole unlabelled set each epoch
@@ -160,6 +166,8 @@ class LearnerConfig:
         if self.held_out_settings not in HELD_OUT_SETTINGS:
             raise InputError(f"held_out_settings must be one of {', '.join(HELD_OUT_SETTINGS)}, not "
                              f"{self.held_out_settings!r}")
+        if self.budget not in BUDGETS:
+            raise InputError(f"budget must be one of {', '.join(BUDGETS)}, not {self.budget!r}")
         if self.choose_on_held_out and self.validation_split != "polygons":
             raise InputError("choose_on_held_out needs validation_split='polygons' (held-out polygons to choose on)")
         if self.diffusion_schedule not in DIFFUSION_SCHEDULES:

@@ -18,6 +18,7 @@ from ..model.amp import Autocast, autocast_for
 from ..model.config import LearnerConfig
 from ..model.data import stratified_split
 from ..model.network import ContrastDMNet
+from . import budget
 
 ProgressFn = Callable[[str, float, str], None]
 
@@ -150,6 +151,8 @@ def _split(cfg: LearnerConfig, x: torch.Tensor, y: torch.Tensor, x_val: Any, y_v
         record = {"source": "polygons" if len(va_idx) else "none", "n": int(len(va_idx)),
                   "selection_training_n": int(len(tr_idx))}
         return x[tr_idx], y[tr_idx], x[va_idx], y[va_idx], record
+    if not budget.carves_validation(cfg):
+        return x, y, x[:0], y[:0], {"source": "none", "n": 0, "why": "the data budget trains once on every label"}
     tr_idx, va_idx = stratified_split(y.numpy(), cfg.validation_fraction, cfg.seed)
     record = {"source": "carved" if len(va_idx) else "none", "n": int(len(va_idx))}
     return x[tr_idx], y[tr_idx], x[va_idx], y[va_idx], record
