@@ -424,6 +424,9 @@ METHODS = {
     "cdm-budget": lambda: Learner("cdm-budget", "the default with schedules fitted to the data (budget='data'): "
                                   "pre-training sees each label-free patch about once, one fine-tuning run on "
                                   "every label", lambda base: {"budget": "data"}),
+    "cdm-simclr": lambda: Learner("cdm-simclr", "the default with label-free pre-training only (supcon_weight=0): "
+                                  "SimCLR on the scene's patches, no SupCon on the labelled ones",
+                                  lambda base: {"supcon_weight": 0.0}),
     "preset-fast": lambda: Learner("preset-fast", "ContrastDM with the 'fast' preset", _preset("fast")),
     "preset-best": lambda: Learner("preset-best", "ContrastDM with the 'best' preset", _preset("best")),
 }

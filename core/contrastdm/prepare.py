@@ -115,10 +115,13 @@ def store(cache: SceneCache | None, key: str | None, settings: dict, preprocesso
 @dataclass(frozen=True)
 class CacheUse:
     """How the stage used the cache: ``status`` "hit", "miss" (computed; stored when the cache could take it)
-    or "off" (no cache), and the entry's file (None when off)."""
+    or "off" (no cache), the entry's file (None when off), and the raster's fingerprint and the stage's
+    settings that key it (what later stages key their entries by)."""
 
     status: str
     entry: str | None = None
+    fingerprint: str | None = None
+    settings: dict | None = None
 
 
 def lookup(ds, info, cache: SceneCache | None, settings: dict):

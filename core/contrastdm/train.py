@@ -112,7 +112,7 @@ def _fit_scene(ds, info, n_components, reduction, bands, drop_bands, seed, feedb
     found, key, entry = lookup(ds, info, cache, settings)
     if found is not None:
         preprocessor, selection = found
-        use = CacheUse("hit", entry)
+        use = CacheUse("hit", entry, key, settings)
         feedback.progress("preprocess", 1.0, "preprocessing from the scene cache")
         feedback.message(f"preprocessing (band selection and reduction) taken from the scene cache: {entry}")
     else:
@@ -120,7 +120,7 @@ def _fit_scene(ds, info, n_components, reduction, bands, drop_bands, seed, feedb
         preprocessor, selection = fit_scene(sample, info.spectral, n_components, reduction, bands=bands,
                                             drop_bands=drop_bands)
         del sample
-        use = CacheUse("off" if key is None else "miss", entry)
+        use = CacheUse("off" if key is None else "miss", entry, key, settings)
         store(cache, key, settings, preprocessor, selection)
     feedback.message(selection.summary(info.wavelengths))
     if preprocessor.components is not None:
@@ -177,6 +177,8 @@ class TrainingData:
     unlabelled: np.ndarray
     spectra_record: dict
     cache: str = "off"  # the preprocessing from the scene cache: "hit", "miss" (computed) or "off"
+    cache_use: object = None  # prepare.CacheUse of the preprocessing (its key keys the later stages' entries)
+    cache_status: dict = field(default_factory=dict)  # the later stages' use of the cache, by stage
 
 
 def _present_classes(pixels, feedback) -> ClassTable:
@@ -245,7 +247,7 @@ def read_training_data(raster, vector, class_field: str, config, *, validation_v
     check_cancelled(feedback)
     feedback.message(f"{len(y_train)} training pixels in {len(table)} classes, {int(valid.sum())} unlabelled patches")
     return TrainingData(full_info, info, preprocessor, selection, table, pixels, x_train, y_train, spectra, member,
-                        gate, x_val, y_val, unlabelled[valid], spectra_record, cache_use.status)
+                        gate, x_val, y_val, unlabelled[valid], spectra_record, cache_use.status, cache_use)
 
 
 def _fit_member(data: TrainingData, config, device, feedback):
@@ -311,6 +313,19 @@ def _read_all(raster, vector, class_field, config, unlabelled_rasters, share: in
     return data
 
 
+def _pretrain_cache(scene_cache, data: TrainingData, config, drawn: int, other_rasters, ranks, device):
+    """Where label-free pre-training is kept for this scene, or None: no cache, pre-training that learns from
+    labels, label-free patches from other rasters too, or several ranks (each would need the entry)."""
+    from .training.pretrain_cache import PretrainCache, label_free, settings
+
+    use = data.cache_use
+    if (scene_cache is None or use is None or use.fingerprint is None or other_rasters or ranks.active
+            or not label_free(config, len(data.unlabelled) > 0)):
+        return None
+    return PretrainCache(scene_cache, use.fingerprint,
+                         settings(config, use.settings, drawn, len(data.unlabelled), device))
+
+
 def _model_metadata(data: TrainingData, config, fitted, sources: dict, settings: dict, device_name: str,
                     seconds: float, stage_seconds: dict) -> dict:
     """What the model file records besides the weights: bands, reduction, settings, training, history."""
@@ -332,7 +347,7 @@ def _model_metadata(data: TrainingData, config, fitted, sources: dict, settings:
             **sources,
             "pixels_per_class": {name: int(np.sum(y_train == i)) for i, name in enumerate(names)},
             "validation": fitted.validation, "spectral_member": data.gate, "device": device_name,
-            "seconds": round(seconds, 1), "stage_seconds": stage_seconds, "cache": {"preprocess": data.cache},
+            "seconds": round(seconds, 1), "stage_seconds": stage_seconds, "cache": {"preprocess": data.cache, **data.cache_status},
         },
         "history": {k: [float(x) for x in v] for k, v in fitted.history.items()},
         "class_spectra": data.spectra_record,
@@ -409,8 +424,13 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     split = _held_out_polygons(data, config)
     on_selected, choice = heldout.selection_callback(raster, data, config, torch_device, split, feedback) \
         if split is not None and config.choose_on_held_out else (None, {})
+    pretrain_cache = _pretrain_cache(scene_cache, data, config, share, unlabelled_rasters, ranks, torch_device)
     fitted = fit(data.unlabelled, data.x_train, data.y_train, data.x_val, data.y_val, len(data.table), config,
-                 torch_device, feedback.progress, feedback.cancelled, split=split, on_selected=on_selected)
+                 torch_device, feedback.progress, feedback.cancelled, split=split, on_selected=on_selected,
+                 pretrain_cache=pretrain_cache)
+    data.cache_status["pretrain"] = "off" if pretrain_cache is None else pretrain_cache.status
+    if pretrain_cache is not None and pretrain_cache.status == "hit":
+        feedback.message(f"contrastive pre-training taken from the scene cache: {pretrain_cache.entry}")
     clock.update(fitted.stage_seconds)
     if choice:
         heldout.apply_choice(choice, fitted.network.config, data)

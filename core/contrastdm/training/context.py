@@ -32,7 +32,7 @@ class _Random:
     views: torch.Generator
 
 
-def _random_streams(seed: int, dev: torch.device) -> _Random:
+def random_streams(seed: int, dev: torch.device) -> _Random:
     """One shared CPU stream on a single CPU process (runs stay reproducible on any machine); on a GPU the
     augmentations draw on the GPU, and under torchrun each rank draws its own."""
     batches = torch.Generator().manual_seed(seed)
@@ -41,6 +41,13 @@ def _random_streams(seed: int, dev: torch.device) -> _Random:
         rank = distributed.current().rank
         views = torch.Generator(device=dev).manual_seed(int(seed) + 1_000_003 * (rank + 1))
     return _Random(batches, views)
+
+
+def cuda_devices(dev: torch.device) -> list[int]:
+    """The CUDA device whose random state ``torch.random.fork_rng`` must keep (none off CUDA)."""
+    if dev.type != "cuda":
+        return []
+    return [torch.cuda.current_device() if dev.index is None else dev.index]
 
 
 class _Stopper:
@@ -87,6 +94,7 @@ class TrainingContext:
     net: ContrastDMNet
     history: dict[str, list] = field(default_factory=_empty_history)
     validation: dict[str, Any] = field(default_factory=dict)
+    pretrain_cache: Optional[Any] = None  # a training.pretrain_cache.PretrainCache, for label-free pre-training
 
     @property
     def pretrained(self) -> bool:
@@ -161,18 +169,19 @@ def _split(cfg: LearnerConfig, x: torch.Tensor, y: torch.Tensor, x_val: Any, y_v
 def make_context(cfg: LearnerConfig, device: torch.device, *, unlabeled: Any, x_train: Any, y_train: Any,
                  x_val: Any = None, y_val: Any = None, n_classes: Optional[int] = None,
                  progress: Optional[ProgressFn] = None,
-                 is_cancelled: Optional[Callable[[], bool]] = None, split=None) -> TrainingContext:
+                 is_cancelled: Optional[Callable[[], bool]] = None, split=None,
+                 pretrain_cache=None) -> TrainingContext:
     """Check ``fit``'s inputs (InputError), carve the validation split and build the network.
 
     The network's initial weights come from torch's global stream: seed it first (``fit`` does, inside a fork)."""
     x_all, y_all, k = _labelled(x_train, y_train, n_classes, cfg.patch_size)
     unl = _unlabelled(unlabeled, x_all)
     x_tr, y_tr, x_va, y_va, validation = _split(cfg, x_all, y_all, x_val, y_val, split)
-    rnd = _random_streams(cfg.seed, device)
+    rnd = random_streams(cfg.seed, device)
     net = ContrastDMNet(x_all.shape[1], k, cfg).to(device)
     return TrainingContext(
         cfg=cfg, device=device, rnd=rnd, autocast=autocast_for(device),
         progress=progress or (lambda stage, fraction, message="": None), stop=_Stopper(is_cancelled),
         x_tr=x_tr, y_tr=y_tr, x_va=x_va, y_va=y_va, x_all=x_all, y_all=y_all, unlabelled=unl, net=net,
-        validation=validation,
+        validation=validation, pretrain_cache=pretrain_cache,
     )

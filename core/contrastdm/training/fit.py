@@ -18,7 +18,7 @@ from ..model.config import LearnerConfig, as_config
 from ..model.network import ContrastDMNet
 from . import finetune, pseudo, refinement, synthesis
 from .clock import StageClock
-from .context import ProgressFn, make_context
+from .context import ProgressFn, cuda_devices, make_context
 from .pretrain import pretrain
 
 
@@ -47,6 +47,7 @@ def fit(
     is_cancelled: Optional[Callable[[], bool]] = None,
     split=None,
     on_selected: Optional[Callable[[ContrastDMNet], None]] = None,
+    pretrain_cache=None,
 ) -> FitResult:
     """Train a ContrastDM network.
 
@@ -54,7 +55,8 @@ def fit(
     int labels in 0..K-1; x_val/y_val: optional validation patches (None: carve a stratified slice of
     the training samples, or ``split``: the caller's (training, validation) indices into x_train, e.g. whole
     polygons held out). ``on_selected(network)`` is called with the network chosen on the validation split, before
-    the refit on every label replaces it (settings chosen on held-out data).  progress(stage, fraction, message)
+    the refit on every label replaces it (settings chosen on held-out data). ``pretrain_cache``: a
+    :class:`~contrastdm.training.pretrain_cache.PretrainCache` that keeps label-free pre-training. progress(stage, fraction, message)
     with stages "contrastive",
     "diffusion", "finetune"; is_cancelled() is polled every batch and raises Cancelled.
     """
@@ -62,11 +64,11 @@ def fit(
     cfg.validate()
     dev = distributed.setup(resolve_device(device))
     # fork_rng: seeding must not disturb the caller's global random state.
-    with torch.random.fork_rng(devices=_cuda_devices(dev)):
+    with torch.random.fork_rng(devices=cuda_devices(dev)):
         torch.manual_seed(cfg.seed)
         ctx = make_context(cfg, dev, unlabeled=unlabeled, x_train=x_train, y_train=y_train, x_val=x_val,
                            y_val=y_val, n_classes=n_classes, progress=progress, is_cancelled=is_cancelled,
-                           split=split)
+                           split=split, pretrain_cache=pretrain_cache)
         clock = StageClock(dev)
         with clock("contrastive"):
             pretrain(ctx)
@@ -95,9 +97,3 @@ def fit(
         ctx.net.eval()
     return FitResult(network=ctx.net, history=ctx.history, validation=ctx.validation,
                      stage_seconds=clock.rounded())
-
-
-def _cuda_devices(dev: torch.device) -> list[int]:
-    if dev.type != "cuda":
-        return []
-    return [torch.cuda.current_device() if dev.index is None else dev.index]
