@@ -23,7 +23,9 @@ scene's GeoTIFF and the training pixels written as polygons (:mod:`.files`): the
 - ``contrastdm``: the default configuration, unchanged (its spectral member is on only where the training pixels
   form areas, :mod:`contrastdm.model.spectral`);
 - ``cdm-budget``: the default with schedules fitted to the data (``budget="data"``,
-  :mod:`contrastdm.training.budget`).
+  :mod:`contrastdm.training.budget`);
+- ``cdm-scene``: ``cdm-budget`` with label-free pre-training (``supcon_weight=0``), which the scene cache keeps
+  (:mod:`contrastdm.training.pretrain_cache`).
 
 The other ablation variants (``cnn`` to ``cdm-centre``) leave the spectral member out (``spectral_member="off"``): each isolates one step
 of the network, and the ladder compares them with the default's map without its member (``contrastdm:unfused``).
@@ -424,9 +426,9 @@ METHODS = {
     "cdm-budget": lambda: Learner("cdm-budget", "the default with schedules fitted to the data (budget='data'): "
                                   "pre-training sees each label-free patch about once, one fine-tuning run on "
                                   "every label", lambda base: {"budget": "data"}),
-    "cdm-simclr": lambda: Learner("cdm-simclr", "the default with label-free pre-training only (supcon_weight=0): "
-                                  "SimCLR on the scene's patches, no SupCon on the labelled ones",
-                                  lambda base: {"supcon_weight": 0.0}),
+    "cdm-scene": lambda: Learner("cdm-scene", "cdm-budget with label-free pre-training (supcon_weight=0: SimCLR "
+                                 "on the scene's patches, no SupCon), which the scene cache keeps between runs",
+                                 lambda base: {"budget": "data", "supcon_weight": 0.0}),
     "preset-fast": lambda: Learner("preset-fast", "ContrastDM with the 'fast' preset", _preset("fast")),
     "preset-best": lambda: Learner("preset-best", "ContrastDM with the 'best' preset", _preset("best")),
 }
