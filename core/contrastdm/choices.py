@@ -2,7 +2,7 @@
 
 The CLI builds its arguments from these and the engine checks against them. The QGIS plugin keeps its own
 copies, because it talks to the engine only through the CLI and never imports it (the engine it runs may
-live in another interpreter); tests/qgis/test_plugin_choices.py holds those copies equal to these.
+live in another interpreter); tests/qgis/test_choice_copies.py holds those copies equal to these.
 """
 
 PRESETS = ("fast", "balanced", "best")
@@ -20,6 +20,9 @@ DEFAULT_REDUCTION = "pca"
 # pixels form areas, not scattered points).
 SPECTRAL_MEMBER = ("auto", "on", "off")
 DEFAULT_SPECTRAL_MEMBER = "auto"
+
+# How long training's stages run: the schedules as set, or fitted to the data (contrastdm.training.budget).
+BUDGETS = ("fixed", "data")
 
 # How the CLI reports progress: a bar on stderr, JSON lines on stdout (the plugin's protocol), or nothing.
 PROGRESS = ("bar", "jsonl", "none")

@@ -58,6 +58,12 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--finetune-epochs", type=int)
     _bool_flag(group, "synthetic", "add diffusion-generated features for scarce classes")
     _bool_flag(group, "refine", "refine features with the diffusion model at inference")
+    _bool_flag(group, "warm-start", "start from the last network trained on this raster with the same settings and "
+                                    "classes (scene cache) and run a fifth of the schedule: retraining after "
+                                    "editing polygons")
+    group.add_argument("--budget", choices=choices.BUDGETS,
+                       help="schedules as set (fixed) or fitted to the data: pre-training passes over the "
+                            "label-free patches about once, fine-tuning trains once on every label")
     group.add_argument("--smoothing-radius", type=int,
                        help="edge-preserving smoothing of the probabilities, radius in pixels, saved with the model "
                             "(0: off)")
@@ -224,6 +230,7 @@ def _train_kwargs(args) -> dict:
                 device=args.device, patch_size=args.patch_size, feature_dim=args.feature_dim,
                 contrastive_epochs=args.contrastive_epochs, diffusion_steps=args.diffusion_steps,
                 finetune_epochs=args.finetune_epochs, synthetic=args.synthetic, refine=args.refine,
+                warm_start=args.warm_start, budget=args.budget,
                 smoothing_radius=args.smoothing_radius, spectral_member=args.spectral_member,
                 batch_size=args.batch_size, seed=args.seed, cache=_cache_arg(args),
                 unlabelled_rasters=args.unlabelled_raster + _raster_list(args.unlabelled_list))

@@ -313,17 +313,32 @@ def _read_all(raster, vector, class_field, config, unlabelled_rasters, share: in
     return data
 
 
-def _pretrain_cache(scene_cache, data: TrainingData, config, drawn: int, other_rasters, ranks, device):
-    """Where label-free pre-training is kept for this scene, or None: no cache, pre-training that learns from
-    labels, label-free patches from other rasters too, or several ranks (each would need the entry)."""
-    from .training.pretrain_cache import PretrainCache, label_free, settings
+def _scene_modules(scene_cache, data: TrainingData, config, drawn: int, other_rasters, ranks, device):
+    """``(pre-training entry, warm-start entry)`` of this scene in the cache, each None where it does not apply:
+    no cache, several ranks (each would need the entry) or label-free patches from other rasters too; for
+    pre-training, one that learns from labels; for the warm start, ``warm_start`` off."""
+    from .training import module_cache as mc
 
     use = data.cache_use
-    if (scene_cache is None or use is None or use.fingerprint is None or other_rasters or ranks.active
-            or not label_free(config, len(data.unlabelled) > 0)):
-        return None
-    return PretrainCache(scene_cache, use.fingerprint,
-                         settings(config, use.settings, drawn, len(data.unlabelled), device))
+    if scene_cache is None or use is None or use.fingerprint is None or other_rasters or ranks.active:
+        return None, None
+    pretrain = mc.CachedModule(scene_cache, mc.PRETRAIN, use.fingerprint, mc.pretrain_settings(
+        config, use.settings, drawn, len(data.unlabelled), device)) \
+        if mc.label_free(config, len(data.unlabelled) > 0) else None
+    warm = mc.CachedModule(scene_cache, mc.WARM, use.fingerprint, mc.warm_settings(
+        config, use.settings, data.table.names, device)) if config.warm_start else None
+    return pretrain, warm
+
+
+def _cache_outcome(data: TrainingData, feedback, pretrain_cache, warm, network) -> None:
+    """Say what came from the scene cache, record it, and keep the network for the next warm start."""
+    for stage, entry, what in (("pretrain", pretrain_cache, "contrastive pre-training"),
+                               ("warm", warm, "the network this run started from (warm start)")):
+        data.cache_status[stage] = "off" if entry is None else entry.status
+        if entry is not None and entry.status == "hit":
+            feedback.message(f"{what} taken from the scene cache: {entry.entry}")
+    if warm is not None:
+        warm.store(network, {"classes": list(data.table.names)})
 
 
 def _model_metadata(data: TrainingData, config, fitted, sources: dict, settings: dict, device_name: str,
@@ -424,13 +439,12 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     split = _held_out_polygons(data, config)
     on_selected, choice = heldout.selection_callback(raster, data, config, torch_device, split, feedback) \
         if split is not None and config.choose_on_held_out else (None, {})
-    pretrain_cache = _pretrain_cache(scene_cache, data, config, share, unlabelled_rasters, ranks, torch_device)
+    pretrain_cache, warm = _scene_modules(scene_cache, data, config, share, unlabelled_rasters, ranks,
+                                          torch_device)
     fitted = fit(data.unlabelled, data.x_train, data.y_train, data.x_val, data.y_val, len(data.table), config,
                  torch_device, feedback.progress, feedback.cancelled, split=split, on_selected=on_selected,
-                 pretrain_cache=pretrain_cache)
-    data.cache_status["pretrain"] = "off" if pretrain_cache is None else pretrain_cache.status
-    if pretrain_cache is not None and pretrain_cache.status == "hit":
-        feedback.message(f"contrastive pre-training taken from the scene cache: {pretrain_cache.entry}")
+                 pretrain_cache=pretrain_cache, warm=warm)
+    _cache_outcome(data, feedback, pretrain_cache, warm, fitted.network)
     clock.update(fitted.stage_seconds)
     if choice:
         heldout.apply_choice(choice, fitted.network.config, data)

@@ -79,12 +79,12 @@ def run_once(scene, folder, cache):
 def test_second_run_takes_the_preprocessing_from_the_cache_and_gives_the_same_model_and_map(scene, tmp_path):
     cache = tmp_path / "cache"
     first, first_feedback = run_once(scene, tmp_path / "first", cache)
-    assert first.training.model.metadata["training"]["cache"] == {"preprocess": "miss", "pretrain": "off"}
+    assert first.training.model.metadata["training"]["cache"] == {"preprocess": "miss", "pretrain": "off", "warm": "off"}
     assert [name.split("-")[0] for name in entries(cache)] == ["preprocess"]
     second, second_feedback = run_once(scene, tmp_path / "second", cache)
-    assert second.training.model.metadata["training"]["cache"] == {"preprocess": "hit", "pretrain": "off"}
+    assert second.training.model.metadata["training"]["cache"] == {"preprocess": "hit", "pretrain": "off", "warm": "off"}
     plain, plain_feedback = run_once(scene, tmp_path / "plain", None)
-    assert plain.training.model.metadata["training"]["cache"] == {"preprocess": "off", "pretrain": "off"}
+    assert plain.training.model.metadata["training"]["cache"] == {"preprocess": "off", "pretrain": "off", "warm": "off"}
     assert len(entries(cache)) == 1
 
     # The hit says so once; every other message is what the computed stage says.

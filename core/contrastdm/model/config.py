@@ -8,12 +8,13 @@ import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional, Union
 
-from ..choices import SPECTRAL_MEMBER
+from ..choices import BUDGETS, SPECTRAL_MEMBER
 from ..errors import InputError
 
 # What a configuration written before a field existed meant by it: model files and benchmark records predate some
 # fields, and a missing field reads as the behaviour of its time, not as today's default (which may have moved).
-IMPLIED_WHEN_MISSING: dict[str, Any] = {"centre_branch": False, "spectral_member": "off", "budget": "fixed"}
+IMPLIED_WHEN_MISSING: dict[str, Any] = {"centre_branch": False, "spectral_member": "off", "budget": "fixed",
+                                        "warm_start": False}
 
 DIFFUSION_STAGES = ("finetuned", "pretrained")
 DIFFUSION_SCHEDULES = ("cosine", "linear")
@@ -21,8 +22,6 @@ DIFFUSION_SCHEDULES = ("cosine", "linear")
 # (with their patch halo), which is what a map faces on the polygons nobody drew.
 VALIDATION_SPLITS = ("pixels", "polygons")
 HELD_OUT_SETTINGS = ("radius,weight", "radius")
-# "fixed": the schedules as set; "data": fitted to the data by ``contrastdm.training.budget``.
-BUDGETS = ("fixed", "data")
 # The ranges of the numeric settings that validate() does not word itself.
 _AT_LEAST_ONE = ("feature_dim", "spectral_channels", "spatial_channels", "head_hidden", "diffusion_timesteps",
                  "diffusion_steps", "diffusion_hidden", "diffusion_views", "ddim_steps", "synthetic_per_class",
@@ -50,6 +49,9 @@ class LearnerConfig:
     # patch about once, and fine-tuning trains once on every label instead of choosing its epoch on a slice of the
     # training polygons' own pixels, which cannot tell epochs apart); see ``contrastdm.training.budget``.
     budget: str = "fixed"
+    # Start from the last network trained on the same raster with these settings and classes (kept in the scene
+    # cache) and run a fifth of the schedule: retraining in the analyst's loop; ``contrastdm.training.warm``.
+    warm_start: bool = False
     # -- contrastive pre-training (SimCLR on unlabelled + SupCon on labelled patches) -------------
     contrastive_epochs: int = 4
     contrastive_samples_per_epoch: int = 8192  # 0 = the whole unlabelled set each epoch
@@ -168,6 +170,9 @@ class LearnerConfig:
                              f"{self.held_out_settings!r}")
         if self.budget not in BUDGETS:
             raise InputError(f"budget must be one of {', '.join(BUDGETS)}, not {self.budget!r}")
+        if self.warm_start and self.choose_on_held_out:
+            raise InputError("warm_start trains on every label at once: it cannot choose settings on held-out "
+                             "polygons (choose_on_held_out)")
         if self.choose_on_held_out and self.validation_split != "polygons":
             raise InputError("choose_on_held_out needs validation_split='polygons' (held-out polygons to choose on)")
         if self.diffusion_schedule not in DIFFUSION_SCHEDULES:

@@ -20,6 +20,7 @@ from . import finetune, pseudo, refinement, synthesis
 from .clock import StageClock
 from .context import ProgressFn, cuda_devices, make_context
 from .pretrain import pretrain
+from .warm import begin as begin_warm
 
 
 @dataclass
@@ -48,6 +49,7 @@ def fit(
     split=None,
     on_selected: Optional[Callable[[ContrastDMNet], None]] = None,
     pretrain_cache=None,
+    warm=None,
 ) -> FitResult:
     """Train a ContrastDM network.
 
@@ -56,7 +58,8 @@ def fit(
     the training samples, or ``split``: the caller's (training, validation) indices into x_train, e.g. whole
     polygons held out). ``on_selected(network)`` is called with the network chosen on the validation split, before
     the refit on every label replaces it (settings chosen on held-out data). ``pretrain_cache``: a
-    :class:`~contrastdm.training.pretrain_cache.PretrainCache` that keeps label-free pre-training. progress(stage, fraction, message)
+    :class:`~contrastdm.training.module_cache.CachedModule` that keeps label-free pre-training; ``warm``: one
+    that holds the network to start from (:mod:`contrastdm.training.warm`). progress(stage, fraction, message)
     with stages "contrastive",
     "diffusion", "finetune"; is_cancelled() is polled every batch and raises Cancelled.
     """
@@ -70,8 +73,12 @@ def fit(
                            y_val=y_val, n_classes=n_classes, progress=progress, is_cancelled=is_cancelled,
                            split=split, pretrain_cache=pretrain_cache)
         clock = StageClock(dev)
-        with clock("contrastive"):
-            pretrain(ctx)
+        started_warm = warm is not None and warm.load(ctx.net) is not None
+        if started_warm:
+            begin_warm(ctx, warm.entry)
+        else:
+            with clock("contrastive"):
+                pretrain(ctx)
         synthetic = None
         if ctx.early_diffusion:
             with clock("diffusion"):

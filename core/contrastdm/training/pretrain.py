@@ -8,7 +8,7 @@ from ..model.contrastive import ProjectionHead, pretrain_contrastive
 from . import budget
 from .common import augmentation
 from .context import TrainingContext, cuda_devices, random_streams
-from .pretrain_cache import label_free
+from .module_cache import label_free
 
 # Label-free pre-training draws from streams of its own, seeded from the run's seed plus this.
 OWN_STREAMS = 7_919
@@ -21,7 +21,7 @@ def pretrain(ctx: TrainingContext) -> None:
 
     Label-free pre-training (no SupCon, label-free patches given) runs on random streams of its own and leaves
     torch's global stream as it found it, so its result depends on the scene alone and ``ctx.pretrain_cache``
-    may hold it (:mod:`contrastdm.training.pretrain_cache`)."""
+    may hold it (:mod:`contrastdm.training.module_cache`)."""
     cfg = ctx.cfg
     if cfg.contrastive_epochs <= 0:
         return

@@ -48,3 +48,9 @@ def test_held_out_polygons_still_choose_the_epoch_under_the_data_budget(tiny_dat
                  config=tiny_config(budget="data"), device="cpu", split=split)
     assert fitted.validation["source"] == "polygons" and "refit" in fitted.stage_seconds
     assert len(fitted.history["val_oa"]) == fitted.config.finetune_epochs
+
+
+def test_warm_start_cannot_choose_on_held_out_polygons():
+    with pytest.raises(InputError, match="warm_start"):
+        LearnerConfig(warm_start=True, validation_split="polygons", choose_on_held_out=True).validate()
+    assert LearnerConfig.from_dict({}).warm_start is False

@@ -1,0 +1,125 @@
+"""Modules kept in the scene cache: label-free contrastive pre-training (trained once per scene, reused after the
+polygons change, never kept when it learns from labels) and the warm start's network (real files, tiny learner
+settings)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from scenes import training_boxes, write_polygons, write_scene
+
+import contrastdm
+from contrastdm.bundle import read_metadata
+from contrastdm.feedback import RecordingFeedback
+
+LEARNER = dict(preset="fast", pca_components=6, contrastive_epochs=2, contrastive_samples_per_epoch=64,
+               supcon_weight=0.0, diffusion_steps=5, finetune_epochs=2, synthetic=False, spectral_member="off",
+               patch_size=5, seed=0, device="cpu", max_unlabelled=200)
+ROOT = Path(__file__).resolve().parents[3]
+HIT = "contrastive pre-training taken from the scene cache"
+
+
+WARM_HIT = "the network this run started from (warm start) taken from the scene cache"
+
+
+def stages(folder):
+    return sorted(p.name.split("-")[0] for p in Path(folder).glob("*.safetensors"))
+
+
+@pytest.fixture
+def scene(tmp_path):
+    s = write_scene(tmp_path / "scene.tif")
+    boxes = training_boxes(s)
+    s.training = write_polygons(tmp_path / "training.gpkg", s, boxes)
+    s.edited = write_polygons(tmp_path / "edited.gpkg", s, boxes[1:])  # the analyst removed a polygon
+    s.two_classes = write_polygons(tmp_path / "two.gpkg", s, [b for b in boxes if b[4] != 3])
+    return s
+
+
+def train(scene, vector, folder, cache, **changes):
+    """(model, map file bytes, info messages, the run's result) of one training + classification."""
+    folder.mkdir()
+    feedback = RecordingFeedback()
+    result = contrastdm.run(scene.raster, vector, "class_name", folder / "model.safetensors", folder / "map.tif",
+                            cache=cache, feedback=feedback, **{**LEARNER, **changes})
+    infos = [e[2] for e in feedback.events if e[0] == "message"]
+    return result.training.model, (folder / "map.tif").read_bytes(), infos, result
+
+
+def test_edited_polygons_reuse_the_pre_trained_encoder_and_give_the_uncached_model(scene, tmp_path):
+    cache = tmp_path / "cache"
+    first, _, first_infos, _ = train(scene, scene.training, tmp_path / "first", cache)
+    assert first.metadata["training"]["cache"] == {"preprocess": "miss", "pretrain": "miss", "warm": "off"}
+    assert stages(cache) == ["preprocess", "pretrain"]
+    assert not any(m.startswith(HIT) for m in first_infos)
+
+    again, again_map, infos, _ = train(scene, scene.edited, tmp_path / "again", cache)
+    assert again.metadata["training"]["cache"] == {"preprocess": "hit", "pretrain": "hit", "warm": "off"}
+    assert len([m for m in infos if m.startswith(HIT)]) == 1
+    assert again.metadata["history"]["contrastive"] == first.metadata["history"]["contrastive"]
+    assert stages(cache) == ["preprocess", "pretrain"]
+
+    # The same edited polygons without a cache: the same weights and the same map, bit for bit.
+    plain, plain_map, _, _ = train(scene, scene.edited, tmp_path / "plain", None)
+    assert plain.metadata["training"]["cache"] == {"preprocess": "off", "pretrain": "off", "warm": "off"}
+    got, want = again.network.state_dict(), plain.network.state_dict()
+    assert sorted(got) == sorted(want)
+    assert all(bool((got[k] == want[k]).all()) for k in want)
+    assert again_map == plain_map
+
+
+def test_a_shaping_setting_is_a_miss_and_supcon_is_never_kept(scene, tmp_path):
+    cache = tmp_path / "cache"
+    train(scene, scene.training, tmp_path / "a", cache)
+    changed, *_ = train(scene, scene.training, tmp_path / "b", cache, temperature=0.5)
+    assert changed.metadata["training"]["cache"]["pretrain"] == "miss"
+    other_seed, *_ = train(scene, scene.training, tmp_path / "c", cache, seed=1)
+    assert other_seed.metadata["training"]["cache"]["pretrain"] == "miss"
+    assert stages(cache).count("pretrain") == 3
+    labelled, *_ = train(scene, scene.training, tmp_path / "d", cache, supcon_weight=1.0)
+    assert labelled.metadata["training"]["cache"]["pretrain"] == "off"
+    assert stages(cache).count("pretrain") == 3
+
+
+def test_warm_start_retrains_from_the_last_network_on_a_fifth_of_the_schedule(scene, tmp_path):
+    cache, warm = tmp_path / "cache", dict(warm_start=True, supcon_weight=1.0, finetune_epochs=10, diffusion_steps=20)
+    cold, *_ = train(scene, scene.training, tmp_path / "cold", cache, **warm)
+    record = cold.metadata["training"]
+    assert record["cache"] == {"preprocess": "miss", "pretrain": "off", "warm": "miss"}
+    assert "warm_start" not in record["validation"] and "contrastive" in record["stage_seconds"]
+    assert stages(cache) == ["preprocess", "warm"]
+
+    again, _, infos, result = train(scene, scene.edited, tmp_path / "again", cache, **warm)
+    record = again.metadata["training"]
+    assert record["cache"]["warm"] == "hit" and len([m for m in infos if m.startswith(WARM_HIT)]) == 1
+    assert record["validation"]["warm_start"]["finetune_epochs"] == 2  # a fifth of 10
+    assert record["validation"]["warm_start"]["diffusion_steps"] == 4
+    assert len(again.metadata["history"]["finetune"]) == 2 and "refit" not in record["stage_seconds"]
+    assert "contrastive" not in record["stage_seconds"]
+    assert again.metadata["config"]["finetune_epochs"] == 10  # the settings as the user gave them
+    assert stages(cache) == ["preprocess", "warm"]  # the entry now holds the warm run's network
+    assert (tmp_path / "again" / "map.tif").is_file()
+
+    # Without the option, or with another class list, training starts cold.
+    off, *_ = train(scene, scene.edited, tmp_path / "off", cache, **{**warm, "warm_start": False})
+    assert off.metadata["training"]["cache"]["warm"] == "off"
+    other, *_ = train(scene, scene.two_classes, tmp_path / "other", cache, **warm)
+    assert other.metadata["training"]["cache"]["warm"] == "miss"
+    assert stages(cache).count("warm") == 2
+
+
+def test_the_cli_warm_starts_the_second_run(scene, tmp_path):
+    common = ["-m", "contrastdm", "train", "--raster", scene.raster, "--class-field", "class_name", "--cache-dir",
+              tmp_path / "cache", "--preset", "fast", "--pca-components", "6", "--diffusion-steps", "5",
+              "--finetune-epochs", "2", "--no-synthetic", "--spectral-member", "off", "--patch-size", "5",
+              "--device", "cpu", "--warm-start", "--budget", "data", "--progress", "none"]
+    env = {**os.environ, "PROJ_DATA": "/usr/share/proj", "PYTHONPATH": str(ROOT / "core")}
+    first, second = (subprocess.run([sys.executable, *map(str, common), "--vector", str(vector), "--model",
+                                     str(tmp_path / f"{name}.safetensors")], capture_output=True, text=True, env=env)
+                     for vector, name in ((scene.training, "a"), (scene.edited, "b")))
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    a, b = (read_metadata(tmp_path / f"{n}.safetensors") for n in "ab")
+    assert a["training"]["cache"]["warm"] == "miss" and b["training"]["cache"]["warm"] == "hit"
+    assert a["config"]["warm_start"] and a["config"]["budget"] == "data"
