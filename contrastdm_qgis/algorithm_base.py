@@ -107,6 +107,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
     SYNTHETIC = "SYNTHETIC"
     REFINE = "REFINE"
     SPECTRAL_MEMBER = "SPECTRAL_MEMBER"
+    WARM_START = "WARM_START"
     DEVICE = "DEVICE"
     SEED = "SEED"
     MODEL = "MODEL"
@@ -209,6 +210,9 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             self.SPECTRAL_MEMBER, self.tr("Spectral member: average a per-pixel spectral classifier into the "
                                           "probabilities (auto: when the training pixels form areas)"),
             options=SPECTRAL_MEMBER, defaultValue=DEFAULT_SPECTRAL_MEMBER, usesStaticStrings=True)))
+        self.addParameter(_advanced(QgsProcessingParameterBoolean(
+            self.WARM_START, self.tr("Quick retrain: start from this raster's last model (same settings and "
+                                     "classes) and train a fifth of the schedule"), defaultValue=False)))
         self.add_band_options()
         self.add_device_and_seed(seed=True)
 
@@ -310,6 +314,8 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             args.append("--no-synthetic")
         if self.parameterAsBoolean(parameters, self.REFINE, context):
             args.append("--refine")
+        if self.parameterAsBoolean(parameters, self.WARM_START, context):
+            args.append("--warm-start")
         member = self.parameterAsEnumString(parameters, self.SPECTRAL_MEMBER, context) or DEFAULT_SPECTRAL_MEMBER
         if member != DEFAULT_SPECTRAL_MEMBER:
             args += ["--spectral-member", member]

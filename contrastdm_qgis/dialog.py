@@ -215,8 +215,13 @@ class ContrastDMDialog(QDialog):
         self.synthetic_check = QCheckBox(tr("Add synthetic features for scarce classes"))
         self.synthetic_check.setChecked(True)
         self.refine_check = QCheckBox(tr("Refine features with the diffusion model (slower)"))
+        self.warm_check = QCheckBox(tr("Quick retrain: start from this raster's last model"))
+        self.warm_check.setToolTip(tr("After editing polygons: start from the last model trained on this raster "
+                                      "with the same settings and classes and train a fifth of the schedule. "
+                                      "The first run, or one with a new class, trains in full."))
         advanced.addRow(self.synthetic_check)
         advanced.addRow(self.refine_check)
+        advanced.addRow(self.warm_check)
         self.device_combo = QComboBox()
         for device in DEVICES:
             self.device_combo.addItem(tr("automatic") if device == DEFAULT_DEVICE else device.upper(), device)
@@ -340,6 +345,7 @@ class ContrastDMDialog(QDialog):
                   P.TRAINING_VECTOR: training.id() if training else None,
                   P.CLASS_FIELD: self.field_combo.currentField(), P.PRESET: self.preset(),
                   P.SYNTHETIC: self.synthetic_check.isChecked(), P.REFINE: self.refine_check.isChecked(),
+                  P.WARM_START: self.warm_check.isChecked(),
                   P.DEVICE: self.device_combo.currentData(), P.SEED: self.seed_spin.value(),
                   P.OUTPUT_RASTER: self.output_widgets["map"].filePath(),
                   P.OUTPUT_MODEL: self.output_widgets["model"].filePath()}

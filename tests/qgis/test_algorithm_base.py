@@ -186,6 +186,9 @@ def test_training_arguments(plugin_scene, project):
     defaults = alg.training_arguments(train_parameters(plugin_scene, REFINE=True), context, QgsProcessingFeedback())
     assert "--refine" in defaults and "--synthetic" not in defaults and "--no-synthetic" not in defaults
     assert "--spectral-member" not in defaults  # auto: the engine decides from the training layout
+    assert "--warm-start" not in defaults
+    warm = alg.training_arguments(train_parameters(plugin_scene, WARM_START=True), context, QgsProcessingFeedback())
+    assert "--warm-start" in warm
     off = alg.training_arguments(train_parameters(plugin_scene, SPECTRAL_MEMBER="off"), context,
                                  QgsProcessingFeedback())
     assert off[off.index("--spectral-member") + 1] == "off"

@@ -66,6 +66,9 @@ def test_pickers_preview_and_defaults(dialog, scene):
     parameters = dialog.parameters()
     assert parameters["CLASS_FIELD"] == "class_name" and parameters["DEVICE"] == "auto"
     assert "VALIDATION_VECTOR" not in parameters and all(parameters[n] == 0 for n in dialog.number_widgets)
+    assert parameters["WARM_START"] is False
+    dialog.warm_check.setChecked(True)
+    assert dialog.parameters()["WARM_START"] is True
     dialog.field_combo.setField("class_id")
     assert dialog.preview.item(0, 0).text() == "1" and dialog.preview.rowCount() == 3
 

@@ -66,7 +66,8 @@ def test_train_model_parameters():
         assert params[name].flags() & QgsProcessingParameterDefinition.FlagAdvanced
     assert params["SPECTRAL_MEMBER"].options() == ["auto", "on", "off"]
     assert params["SPECTRAL_MEMBER"].defaultValue() == "auto"
-    for name in ("SYNTHETIC", "REFINE", "SPECTRAL_MEMBER", "SEED", "DEVICE"):
+    assert params["WARM_START"].defaultValue() is False
+    for name in ("SYNTHETIC", "REFINE", "SPECTRAL_MEMBER", "WARM_START", "SEED", "DEVICE"):
         assert params[name].flags() & QgsProcessingParameterDefinition.FlagAdvanced
     assert params["OUTPUT_MODEL"].defaultFileExtension() == "safetensors"
     assert params["OUTPUT_REPORT"].flags() & QgsProcessingParameterDefinition.FlagOptional
