@@ -211,8 +211,8 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
                                           "probabilities (auto: when the training pixels form areas)"),
             options=SPECTRAL_MEMBER, defaultValue=DEFAULT_SPECTRAL_MEMBER, usesStaticStrings=True)))
         self.addParameter(_advanced(QgsProcessingParameterBoolean(
-            self.WARM_START, self.tr("Quick retrain: start from this raster's last model (same settings and "
-                                     "classes) and train a fifth of the schedule"), defaultValue=False)))
+            self.WARM_START, self.tr("Quick retrain: start from this raster's last model (same settings) and "
+                                     "train a fifth of the schedule"), defaultValue=False)))
         self.add_band_options()
         self.add_device_and_seed(seed=True)
 

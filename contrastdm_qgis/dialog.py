@@ -217,8 +217,8 @@ class ContrastDMDialog(QDialog):
         self.refine_check = QCheckBox(tr("Refine features with the diffusion model (slower)"))
         self.warm_check = QCheckBox(tr("Quick retrain: start from this raster's last model"))
         self.warm_check.setToolTip(tr("After editing polygons: start from the last model trained on this raster "
-                                      "with the same settings and classes and train a fifth of the schedule. "
-                                      "The first run, or one with a new class, trains in full."))
+                                      "with the same settings and train a fifth of the schedule. The first "
+                                      "run trains in full; after adding a class, the encoder carries over."))
         advanced.addRow(self.synthetic_check)
         advanced.addRow(self.refine_check)
         advanced.addRow(self.warm_check)

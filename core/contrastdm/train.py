@@ -318,6 +318,7 @@ def _scene_modules(scene_cache, data: TrainingData, config, drawn: int, other_ra
     no cache, several ranks (each would need the entry) or label-free patches from other rasters too; for
     pre-training, one that learns from labels; for the warm start, ``warm_start`` off."""
     from .training import module_cache as mc
+    from .training.warm import WarmStart
 
     use = data.cache_use
     if scene_cache is None or use is None or use.fingerprint is None or other_rasters or ranks.active:
@@ -325,20 +326,23 @@ def _scene_modules(scene_cache, data: TrainingData, config, drawn: int, other_ra
     pretrain = mc.CachedModule(scene_cache, mc.PRETRAIN, use.fingerprint, mc.pretrain_settings(
         config, use.settings, drawn, len(data.unlabelled), device)) \
         if mc.label_free(config, len(data.unlabelled) > 0) else None
-    warm = mc.CachedModule(scene_cache, mc.WARM, use.fingerprint, mc.warm_settings(
-        config, use.settings, data.table.names, device)) if config.warm_start else None
+    warm = WarmStart(mc.CachedModule(scene_cache, mc.WARM, use.fingerprint, mc.warm_settings(
+        config, use.settings, device)), data.table.names) if config.warm_start else None
     return pretrain, warm
 
 
 def _cache_outcome(data: TrainingData, feedback, pretrain_cache, warm, network) -> None:
     """Say what came from the scene cache, record it, and keep the network for the next warm start."""
-    for stage, entry, what in (("pretrain", pretrain_cache, "contrastive pre-training"),
-                               ("warm", warm, "the network this run started from (warm start)")):
-        data.cache_status[stage] = "off" if entry is None else entry.status
-        if entry is not None and entry.status == "hit":
-            feedback.message(f"{what} taken from the scene cache: {entry.entry}")
+    data.cache_status["pretrain"] = "off" if pretrain_cache is None else pretrain_cache.status
+    if data.cache_status["pretrain"] == "hit":
+        feedback.message(f"contrastive pre-training taken from the scene cache: {pretrain_cache.entry}")
+    data.cache_status["warm"] = "off" if warm is None else warm.status
+    if warm is not None and warm.status != "miss":
+        what = "network" if warm.status == "hit" else "encoder (the classes changed)"
+        feedback.message(f"warm start: the {what} of the last run on this raster, from the scene cache: "
+                         f"{warm.entry.entry}")
     if warm is not None:
-        warm.store(network, {"classes": list(data.table.names)})
+        warm.store(network)
 
 
 def _model_metadata(data: TrainingData, config, fitted, sources: dict, settings: dict, device_name: str,

@@ -58,8 +58,8 @@ def fit(
     the training samples, or ``split``: the caller's (training, validation) indices into x_train, e.g. whole
     polygons held out). ``on_selected(network)`` is called with the network chosen on the validation split, before
     the refit on every label replaces it (settings chosen on held-out data). ``pretrain_cache``: a
-    :class:`~contrastdm.training.module_cache.CachedModule` that keeps label-free pre-training; ``warm``: one
-    that holds the network to start from (:mod:`contrastdm.training.warm`). progress(stage, fraction, message)
+    :class:`~contrastdm.training.module_cache.CachedModule` that keeps label-free pre-training; ``warm``: a
+    :class:`~contrastdm.training.warm.WarmStart`, the network to start from. progress(stage, fraction, message)
     with stages "contrastive",
     "diffusion", "finetune"; is_cancelled() is polled every batch and raises Cancelled.
     """
@@ -73,9 +73,9 @@ def fit(
                            y_val=y_val, n_classes=n_classes, progress=progress, is_cancelled=is_cancelled,
                            split=split, pretrain_cache=pretrain_cache)
         clock = StageClock(dev)
-        started_warm = warm is not None and warm.load(ctx.net) is not None
-        if started_warm:
-            begin_warm(ctx, warm.entry)
+        carried = warm.load(ctx.net) if warm is not None else None
+        if carried is not None:
+            begin_warm(ctx, warm.entry.entry, carried)
         else:
             with clock("contrastive"):
                 pretrain(ctx)

@@ -8,8 +8,8 @@ settings and its own settings (:func:`pretrain_settings`, :func:`warm_settings`)
   only, and draws its random numbers from streams of its own (:func:`contrastdm.training.pretrain.pretrain`), so
   a hit leaves every later stage as a miss would: the model is the same, bit for bit, on the same device. With
   SupCon on, pre-training learns from the labels and is not kept.
-- ``warm``: the whole network of the scene's last run with ``warm_start`` on, which the next such run starts from
-  (:mod:`contrastdm.training.warm`).
+- ``warm``: the whole network of the scene's last run with ``warm_start`` on and its class names, which the next
+  such run starts from (:mod:`contrastdm.training.warm`).
 """
 
 from __future__ import annotations
@@ -43,24 +43,32 @@ class CachedModule:
     def entry(self) -> str:
         return str(self.cache.path_for(self.fingerprint, self.stage, self.settings))
 
+    def read(self) -> Optional[tuple[dict, dict]]:
+        """``(arrays, record)`` of the entry, or None on a miss."""
+        return self.cache.load(self.fingerprint, self.stage, self.settings)
+
     def load(self, module: torch.nn.Module) -> Optional[dict]:
         """Put the cached weights into ``module``; the entry's record (losses, epochs) or None on a miss."""
-        found = self.cache.load(self.fingerprint, self.stage, self.settings)
-        if found is None:
-            return None
-        arrays, meta = found
-        own = module.state_dict()
-        # Sizes, not shapes: the cache keeps a scalar (a batch-norm counter) as one element.
-        if sorted(arrays) != sorted(own) or any(arrays[k].size != v.numel() for k, v in own.items()):
-            return None  # another module under the same key (written by other code): trained again, replaced
-        module.load_state_dict({k: torch.from_numpy(np.asarray(a).reshape(tuple(own[k].shape))).to(own[k].dtype)
-                                for k, a in arrays.items()})
+        found = self.read()
+        if found is None or not put_weights(module, found[0]):
+            return None  # a miss, or another module under the same key (other code): trained again, replaced
         self.status = "hit"
-        return meta
+        return found[1]
 
     def store(self, module: torch.nn.Module, record: dict) -> bool:
         arrays = {k: v.detach().to("cpu").numpy() for k, v in module.state_dict().items()}
         return self.cache.store(self.fingerprint, self.stage, self.settings, arrays, record)
+
+
+def put_weights(module: torch.nn.Module, arrays: dict) -> bool:
+    """Load ``arrays`` (name -> numpy array) into ``module`` when they are exactly its weights; False otherwise."""
+    own = module.state_dict()
+    # Sizes, not shapes: the cache keeps a scalar (a batch-norm counter) as one element.
+    if sorted(arrays) != sorted(own) or any(arrays[k].size != v.numel() for k, v in own.items()):
+        return False
+    module.load_state_dict({k: torch.from_numpy(np.asarray(a).reshape(tuple(own[k].shape))).to(own[k].dtype)
+                            for k, a in arrays.items()})
+    return True
 
 
 def _common(preprocess: dict, device: torch.device) -> dict:
@@ -76,8 +84,8 @@ def pretrain_settings(cfg, preprocess: dict, drawn: int, n_unlabelled: int, devi
             "config": {name: getattr(cfg, name) for name in SHAPING}}
 
 
-def warm_settings(cfg, preprocess: dict, classes, device: torch.device) -> dict:
-    """What a network must share with the run to start it: every learner setting and the class names (a new
-    class, or a changed setting, means a cold start)."""
+def warm_settings(cfg, preprocess: dict, device: torch.device) -> dict:
+    """What a network must share with the run to start it: every learner setting (another setting means a cold
+    start). The class names are in the entry's record: with other classes only the encoder carries over."""
     settings = {k: v for k, v in cfg.to_dict().items() if k != "warm_start"}
-    return {**_common(preprocess, device), "classes": [str(c) for c in classes], "config": settings}
+    return {**_common(preprocess, device), "config": settings}

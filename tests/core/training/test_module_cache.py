@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[3]
 HIT = "contrastive pre-training taken from the scene cache"
 
 
-WARM_HIT = "the network this run started from (warm start) taken from the scene cache"
+WARM_HIT = "warm start: the network of the last run on this raster"
 
 
 def stages(folder):
@@ -95,6 +95,7 @@ def test_warm_start_retrains_from_the_last_network_on_a_fifth_of_the_schedule(sc
     record = again.metadata["training"]
     assert record["cache"]["warm"] == "hit" and len([m for m in infos if m.startswith(WARM_HIT)]) == 1
     assert record["validation"]["warm_start"]["finetune_epochs"] == 2  # a fifth of 10
+    assert record["validation"]["warm_start"]["carried_over"] == "network"
     assert record["validation"]["warm_start"]["diffusion_steps"] == 4
     assert len(again.metadata["history"]["finetune"]) == 2 and "refit" not in record["stage_seconds"]
     assert "contrastive" not in record["stage_seconds"]
@@ -102,12 +103,21 @@ def test_warm_start_retrains_from_the_last_network_on_a_fifth_of_the_schedule(sc
     assert stages(cache) == ["preprocess", "warm"]  # the entry now holds the warm run's network
     assert (tmp_path / "again" / "map.tif").is_file()
 
-    # Without the option, or with another class list, training starts cold.
+    # Without the option training starts cold; with another class list only the encoder carries over.
     off, *_ = train(scene, scene.edited, tmp_path / "off", cache, **{**warm, "warm_start": False})
     assert off.metadata["training"]["cache"]["warm"] == "off"
-    other, *_ = train(scene, scene.two_classes, tmp_path / "other", cache, **warm)
-    assert other.metadata["training"]["cache"]["warm"] == "miss"
-    assert stages(cache).count("warm") == 2
+    other, _, infos, _ = train(scene, scene.two_classes, tmp_path / "other", cache, **warm)
+    record = other.metadata["training"]
+    assert record["cache"]["warm"] == "encoder"
+    assert record["validation"]["warm_start"]["carried_over"] == "encoder"
+    assert record["validation"]["warm_start"]["diffusion_steps"] == 20  # a fresh diffusion model: its whole schedule
+    assert any(m.startswith("warm start: the encoder (the classes changed)") for m in infos)
+    assert len(other.classes) == 2 and stages(cache) == ["preprocess", "warm"]
+    back, *_ = train(scene, scene.training, tmp_path / "back", cache, **warm)  # the entry holds two classes now
+    assert back.metadata["training"]["cache"]["warm"] == "encoder"
+    # Another setting is another entry: a cold start.
+    colder, *_ = train(scene, scene.training, tmp_path / "colder", cache, **{**warm, "seed": 3})
+    assert colder.metadata["training"]["cache"]["warm"] == "miss" and stages(cache).count("warm") == 2
 
 
 def test_the_cli_warm_starts_the_second_run(scene, tmp_path):
