@@ -31,7 +31,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from large_scene import ground_truth_ids, run_step  # noqa: E402
+from large_scene import ground_truth_ids, run_step, write_rectangles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 STRATEGIES = ("suggested", "random")
@@ -53,23 +53,9 @@ def write_raster(folder: Path, cube: np.ndarray) -> Path:
 
 
 def write_squares(path: Path, squares) -> Path:
-    """Rectangles ``(row0, col0, row1, col1, class)`` (exclusive ends) as polygons with their class names."""
-    import geopandas as gpd
-    from shapely.geometry import box
+    from contrastdm.datasets import INDIAN_PINES_CRS, indian_pines_transform
 
-    from contrastdm.datasets import INDIAN_PINES_CLASSES, INDIAN_PINES_CRS, indian_pines_transform
-
-    transform = indian_pines_transform()
-    geometries = []
-    for r0, c0, r1, c1, _ in squares:
-        (x0, y0), (x1, y1) = transform * (c0, r1), transform * (c1, r0)
-        geometries.append(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
-    frame = gpd.GeoDataFrame({"class_name": [INDIAN_PINES_CLASSES[v - 1] for *_, v in squares]},
-                             geometry=geometries, crs=INDIAN_PINES_CRS)
-    if path.exists():
-        path.unlink()
-    frame.to_file(path, driver="GPKG")
-    return path
+    return write_rectangles(path, squares, indian_pines_transform(), INDIAN_PINES_CRS)
 
 
 def labelled_mask(shape, squares) -> np.ndarray:

@@ -50,12 +50,9 @@ def _copies(plane: np.ndarray, repeat: int, kept, fill) -> np.ndarray:
 
 
 def build_scene(folder: Path, layout: str = "mosaic") -> dict:
-    import geopandas as gpd
     import rasterio
-    from shapely.geometry import box
 
     from contrastdm.datasets import (
-        INDIAN_PINES_CLASSES,
         INDIAN_PINES_CRS,
         indian_pines_transform,
         load_indian_pines,
@@ -92,18 +89,29 @@ def build_scene(folder: Path, layout: str = "mosaic") -> dict:
     valid[:145, 145:290] = False  # the copy that holds the training rectangles
     rectangles = [(r0, c0 + 145, r1, c1 + 145, v) for r0, c0, r1, c1, v in rectangles]
     truth = np.tile(gt, (repeat, repeat))
-
-    def to_map(r0, c0, r1, c1):
-        (x0, y0), (x1, y1) = transform * (c0, r1), transform * (c1, r0)
-        return box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
-
-    names = [INDIAN_PINES_CLASSES[v - 1] for *_, v in rectangles]
-    frame = gpd.GeoDataFrame({"class_name": names}, geometry=[to_map(*r[:4]) for r in rectangles],
-                             crs=INDIAN_PINES_CRS)
-    frame.to_file(folder / "training.gpkg", driver="GPKG")
+    write_rectangles(folder / "training.gpkg", rectangles, transform, INDIAN_PINES_CRS)
     return {"raster": raster, "training": folder / "training.gpkg", "truth": truth, "valid": valid, "layout": layout,
             "data_share": 1.0 if kept is None else len(kept) / repeat ** 2,
             "bands": bands, "size": size, "training_pixels": int(sum((r[2] - r[0]) * (r[3] - r[1]) for r in rectangles))}
+
+
+def write_rectangles(path: Path, rectangles, transform, crs) -> Path:
+    """Pixel rectangles ``(row0, col0, row1, col1, class)`` (exclusive ends, Indian Pines class numbers) as a
+    GeoPackage of polygons with their class names (field ``class_name``), replacing ``path``."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from contrastdm.datasets import INDIAN_PINES_CLASSES
+
+    boxes = []
+    for r0, c0, r1, c1, _ in rectangles:
+        (x0, y0), (x1, y1) = transform * (c0, r1), transform * (c1, r0)
+        boxes.append(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
+    frame = gpd.GeoDataFrame({"class_name": [INDIAN_PINES_CLASSES[v - 1] for *_, v in rectangles]},
+                             geometry=boxes, crs=crs)
+    Path(path).unlink(missing_ok=True)
+    frame.to_file(path, driver="GPKG")
+    return Path(path)
 
 
 WRAPPER = """

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from large_scene import ground_truth_ids, run_step  # noqa: E402
+from large_scene import ground_truth_ids, run_step, write_rectangles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SIZE = 100
@@ -63,23 +63,10 @@ def write_scene(folder: Path, cube: np.ndarray, corner: tuple[int, int]) -> Path
 
 
 def write_training(folder: Path, raster: Path, rectangles, seed: int) -> Path:
-    import geopandas as gpd
     import rasterio
-    from shapely.geometry import box
-
-    from contrastdm.datasets import INDIAN_PINES_CLASSES
 
     with rasterio.open(raster) as ds:
-        transform, crs = ds.transform, ds.crs
-    boxes = []
-    for r0, c0, r1, c1, _ in rectangles:
-        (x0, y0), (x1, y1) = transform * (c0, r1), transform * (c1, r0)
-        boxes.append(box(min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1)))
-    frame = gpd.GeoDataFrame({"class_name": [INDIAN_PINES_CLASSES[v - 1] for *_, v in rectangles]},
-                             geometry=boxes, crs=crs)
-    path = folder / f"training_{seed}.gpkg"
-    frame.to_file(path, driver="GPKG")
-    return path
+        return write_rectangles(folder / f"training_{seed}.gpkg", rectangles, ds.transform, ds.crs)
 
 
 def one_run(folder: Path, raster: Path, training: Path, budget: str, seed: int, threads: list, truth, valid) -> dict:
