@@ -25,7 +25,8 @@ scene's GeoTIFF and the training pixels written as polygons (:mod:`.files`): the
 - ``cdm-budget``: the default with schedules fitted to the data (``budget="data"``,
   :mod:`contrastdm.training.budget`);
 - ``cdm-scene``: ``cdm-budget`` with label-free pre-training (``supcon_weight=0``), which the scene cache keeps
-  (:mod:`contrastdm.training.pretrain_cache`).
+  (:mod:`contrastdm.training.module_cache`);
+- ``cdm-mnf``: the default with the minimum noise fraction instead of PCA (``train(reduction="mnf")``).
 
 The other ablation variants (``cnn`` to ``cdm-centre``) leave the spectral member out (``spectral_member="off"``): each isolates one step
 of the network, and the ladder compares them with the default's map without its member (``contrastdm:unfused``).
@@ -247,10 +248,11 @@ class Learner(Method):
 
     uses_patches = True
 
-    def __init__(self, name: str, description: str, overrides: Callable) -> None:
+    def __init__(self, name: str, description: str, overrides: Callable, **train_options) -> None:
         self.name = name
         self.description = description
         self.overrides = overrides
+        self.train_options = train_options  # train()'s own arguments besides the learner's (e.g. the reduction)
         self.model_path = None
 
     def config(self, task):
@@ -278,13 +280,15 @@ class Learner(Method):
         self.model_path = files.workdir / "model.safetensors"
         result = train(files.raster, vector, CLASS_FIELD, self.model_path, preset=DEFAULT_PRESET,
                        pca_components=task.pca_components, device=str(task.device), feedback=_TaskFeedback(task),
-                       cache=None, **self.config(task).to_dict())  # no scene cache: every run is a cold start
+                       cache=None, **self.train_options,
+                       **self.config(task).to_dict())  # no scene cache: every run is a cold start
         training = result.model.metadata["training"]
         return {"config": result.config, "validation": result.validation,
                 "history_lengths": {k: len(v) for k, v in result.history.items()},
                 "val_oa_curve": [round(v, 4) for v in result.history.get("val_oa", [])],
                 "spectral_gate": training["spectral_member"], "pixels_per_class": training["pixels_per_class"],
-                "held_out_choice": training.get("held_out_choice"), "fit_seconds": round(result.seconds, 2)}
+                "held_out_choice": training.get("held_out_choice"), "fit_seconds": round(result.seconds, 2),
+                "reduction": result.model.metadata.get("reduction")}
 
     def _classify(self, task, model=None, **options) -> np.ndarray:
         """Class indices 0..K-1 (-1 where unclassified) of every pixel, from the engine's map."""
@@ -429,6 +433,8 @@ METHODS = {
     "cdm-scene": lambda: Learner("cdm-scene", "cdm-budget with label-free pre-training (supcon_weight=0: SimCLR "
                                  "on the scene's patches, no SupCon), which the scene cache keeps between runs",
                                  lambda base: {"budget": "data", "supcon_weight": 0.0}),
+    "cdm-mnf": lambda: Learner("cdm-mnf", "the default with the minimum noise fraction instead of PCA "
+                               "(reduction='mnf')", _default, reduction="mnf"),
     "preset-fast": lambda: Learner("preset-fast", "ContrastDM with the 'fast' preset", _preset("fast")),
     "preset-best": lambda: Learner("preset-best", "ContrastDM with the 'best' preset", _preset("best")),
 }
