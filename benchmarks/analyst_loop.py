@@ -4,9 +4,11 @@ Starts from a third of the demo's rectangles (``contrastdm.datasets.training_rec
 trains cold; each later round adds up to ``--sites`` sites and retrains with ``--warm-start`` through the scene
 cache, as the dialog's quick retrain does. A site is labelled as an analyst would: a 3 x 3 px square at the site
 gets the ground truth's majority class, and is skipped where its centre is unlabelled or fewer than 6 of its 9
-pixels share that class (mixed). Two ways of choosing sites start from the same round-0 model: ``suggested``
-(`contrastdm suggest`: least sure pixels, spread over the scene and the classes) and ``random`` (uniform over
-pixels not yet labelled). OA is scored on every labelled pixel that is not a training pixel of that round.
+pixels share that class (mixed). The ways of choosing sites (``--strategies``) start from the same round-0 model:
+``suggested`` (`contrastdm suggest` as by default: least sure pixels inside areas of one class, spread over the
+scene and the classes), ``suggested-anywhere`` (the same over any classified pixel, ``--area-radius 0``) and
+``random`` (uniform over pixels not yet labelled). OA is scored on every labelled pixel that is not a training
+pixel of that round.
 
 Every step runs as `contrastdm` in a fresh process, as the QGIS plugin runs it; the retrain seconds per round
 are wall times of `contrastdm train` against the cold round 0 of the same seed. Each finished (seed, strategy)
@@ -34,7 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from large_scene import ground_truth_ids, run_step, write_rectangles  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-STRATEGIES = ("suggested", "random")
+# How a round's sites are chosen: `contrastdm suggest` as it is by default (inside areas of one class), the same
+# over any classified pixel (--area-radius 0), or uniformly at random.
+STRATEGIES = {"suggested": ["--area-radius", "1"], "suggested-anywhere": ["--area-radius", "0"], "random": None}
 MIN_AGREEING = 6  # of the 9 pixels of a site's square
 
 
@@ -80,14 +84,15 @@ def label_site(gt: np.ndarray, row: int, col: int, taken: np.ndarray):
     return (r0, c0, r0 + 3, c0 + 3, best)
 
 
-def suggested_sites(folder: Path, raster: Path, model: Path, count: int, threads: list) -> list[tuple[int, int]]:
+def suggested_sites(folder: Path, raster: Path, model: Path, count: int, options: list,
+                    threads: list) -> list[tuple[int, int]]:
     import geopandas as gpd
 
     output = folder / "sites.gpkg"
     if output.exists():
         output.unlink()
     run_step(["suggest", "--raster", str(raster), "--model", str(model), "--output", str(output), "--count",
-              str(count), *threads])
+              str(count), *options, *threads])
     sites = gpd.read_file(output)
     return [(int(r), int(c)) for r, c in zip(sites["row"], sites["col"])]
 
@@ -125,7 +130,7 @@ def one_seed(folder: Path, raster: Path, gt: np.ndarray, seed: int, args, done: 
     cold_cache = folder / f"cache_{seed}"
     model0, map0, cold_seconds = train_and_map(folder, raster, start, cold_cache, seed, options, threads,
                                                    f"{seed}_0")
-    for strategy in STRATEGIES:
+    for strategy in args.strategies:
         if (seed, strategy) in done:
             continue
         cache = folder / f"cache_{seed}_{strategy}"
@@ -136,8 +141,8 @@ def one_seed(folder: Path, raster: Path, gt: np.ndarray, seed: int, args, done: 
                      "train_seconds": cold_seconds, "sites_labelled": 0})
         pick_rng = np.random.default_rng(1000 + seed)
         for round_ in range(1, args.rounds + 1):
-            if strategy == "suggested":
-                sites = suggested_sites(folder, raster, model, args.sites, threads)
+            if STRATEGIES[strategy] is not None:
+                sites = suggested_sites(folder, raster, model, args.sites, STRATEGIES[strategy], threads)
             else:
                 sites = random_sites(gt.shape, taken, args.sites, pick_rng)
             added = [s for s in (label_site(gt, r, c, taken) for r, c in sites) if s is not None]
@@ -164,6 +169,7 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sites", type=int, default=10)
+    parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), default=["suggested", "random"])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--preset", default="balanced")
     parser.add_argument("--train-option", action="append", default=[], metavar="NAME=VALUE",
@@ -181,7 +187,7 @@ def main() -> int:
         raster = write_raster(folder, cube)
         for seed in args.seeds:
             done = {(r["seed"], r["strategy"]) for r in read_log(log)}
-            if all((seed, s) in done for s in STRATEGIES):
+            if all((seed, s) in done for s in args.strategies):
                 continue
             one_seed(folder, raster, gt, seed, args, done, log)
     write_outputs(out, read_log(log), args)
@@ -189,36 +195,41 @@ def main() -> int:
 
 
 def write_outputs(out: Path, runs: list[dict], args) -> None:
-    seeds = sorted({r["seed"] for r in runs})
-    table = {s: {r["seed"]: r["rows"] for r in runs if r["strategy"] == s} for s in STRATEGIES}
-    both = [seed for seed in seeds if all(seed in table[s] for s in STRATEGIES)]
+    strategies = [s for s in STRATEGIES if any(r["strategy"] == s for r in runs)]
+    table = {s: {r["seed"]: r["rows"] for r in runs if r["strategy"] == s} for s in strategies}
+    both = sorted(seed for seed in table.get("suggested", {}) if seed in table.get("random", {}))
     meta = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "threads": args.threads,
-            "sites_per_round": args.sites, "seeds": both, "preset": args.preset, "train_options": args.train_option}
+            "sites_per_round": args.sites, "seeds": both, "preset": args.preset, "train_options": args.train_option,
+            "strategies": {s: STRATEGIES[s] for s in strategies}}
     (out / "analyst_loop.json").write_text(json.dumps({"meta": meta, "runs": runs}, indent=2) + "\n")
     lines = ["# The analyst's loop on Indian Pines (generated by benchmarks/analyst_loop.py)", "",
-             f"{meta['machine']}, threads {args.threads or 'all'}; seeds {', '.join(map(str, both))}; up to "
-             f"{args.sites} sites a round, each a 3 x 3 px square; preset {args.preset}"
-             f"{''.join(', ' + o for o in args.train_option)}; retrains with --warm-start.", "",
-             "| round | suggested: pixels | suggested: OA % | random: pixels | random: OA % | suggested ahead "
-             "(seeds) | retrain s / cold s |", "|---:|---:|---:|---:|---:|---:|---:|"]
-    rounds = min((len(table[s][seed]) for s in STRATEGIES for seed in both), default=0)
-    for i in range(rounds):
-        cells = []
-        for s in STRATEGIES:
-            rows = [table[s][seed][i] for seed in both]
-            cells += [f"{np.mean([r['pixels'] for r in rows]):.0f}",
-                      f"{np.mean([r['oa'] for r in rows]):.2f} +- {np.std([r['oa'] for r in rows]):.2f}"]
-        ahead = sum(table["suggested"][seed][i]["oa"] > table["random"][seed][i]["oa"] for seed in both)
-        ratio = np.mean([table[s][seed][i]["train_seconds"] / table[s][seed][0]["train_seconds"]
-                         for s in STRATEGIES for seed in both])
-        lines.append(f"| {i} | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | "
-                     f"{'-' if i == 0 else f'{ahead} of {len(both)}'} | {ratio:.2f} |")
-    (out / "analyst_loop.md").write_text("\n".join(lines) + "\n")
-    loop_plot(table, both, out / "analyst_loop.png")
+             f"{meta['machine']}, threads {args.threads or 'all'}; up to {args.sites} sites a round, each a 3 x 3 px "
+             f"square; preset {args.preset}{''.join(', ' + o for o in args.train_option)}; retrains with "
+             "--warm-start. Mean over the seeds each strategy ran; the retrain ratio is `contrastdm train`'s wall "
+             "time against the seed's cold round 0.", ""]
+    for strategy in strategies:
+        seeds = sorted(table[strategy])
+        lines += [f"**{strategy}** (seeds {', '.join(map(str, seeds))})", "",
+                  "| round | labelled pixels | OA % | ahead of random (seeds) | sites labelled | retrain s / cold s |",
+                  "|---:|---:|---:|---:|---:|---:|"]
+        rounds = min(len(table[strategy][seed]) for seed in seeds)
+        for i in range(rounds):
+            rows = [table[strategy][seed][i] for seed in seeds]
+            paired = [seed for seed in seeds if seed in table.get("random", {})]
+            ahead = "-" if i == 0 or strategy == "random" or not paired else \
+                f"{sum(table[strategy][s][i]['oa'] > table['random'][s][i]['oa'] for s in paired)} of {len(paired)}"
+            ratio = np.mean([table[strategy][seed][i]["train_seconds"] / table[strategy][seed][0]["train_seconds"]
+                             for seed in seeds])
+            lines.append(f"| {i} | {np.mean([r['pixels'] for r in rows]):.0f} | "
+                         f"{np.mean([r['oa'] for r in rows]):.2f} +- {np.std([r['oa'] for r in rows]):.2f} | {ahead} | "
+                         f"{np.mean([r['sites_labelled'] for r in rows]):.1f} | {ratio:.2f} |")
+        lines.append("")
+    (out / "analyst_loop.md").write_text("\n".join(lines))
+    loop_plot(table, out / "analyst_loop.png")
     print("\n".join(lines))
 
 
-def loop_plot(table: dict, seeds: list, path: Path) -> None:
+def loop_plot(table: dict, path: Path) -> None:
     """OA against labelled pixels, one line per strategy (mean over seeds, a band of one standard deviation)."""
     import matplotlib
 
@@ -226,9 +237,8 @@ def loop_plot(table: dict, seeds: list, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4))
-    for strategy in STRATEGIES:
-        if not seeds:
-            continue
+    for strategy, runs in table.items():
+        seeds = sorted(runs)
         n = min(len(table[strategy][seed]) for seed in seeds)
         pixels = np.array([[table[strategy][seed][i]["pixels"] for i in range(n)] for seed in seeds]).mean(0)
         oa = np.array([[table[strategy][seed][i]["oa"] for i in range(n)] for seed in seeds])

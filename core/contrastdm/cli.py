@@ -185,6 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", type=int, default=20, help="number of sites (default 20)")
     p.add_argument("--min-distance", type=float, metavar="PIXELS",
                    help="least distance between two sites (default: the larger of 10 and the model's patch size)")
+    p.add_argument("--area-radius", type=int, default=None, metavar="PIXELS",
+                   help="sites only where the map shows one class this many pixels around, inside areas that can "
+                        "be drawn on, not on mixed boundaries (default 1; 0: anywhere)")
     p.add_argument("--tile-size", type=int, default=256)
     p.add_argument("--smoothing-radius", type=int,
                    help="edge-preserving smoothing of the probabilities, radius in pixels (0: off; default: the model's)")
@@ -331,7 +334,8 @@ def _execute(args, feedback) -> dict:
 
         result = suggest_sites(args.raster, args.model, args.output, count=args.count, min_distance=args.min_distance,
                                tile_size=args.tile_size, smoothing_radius=args.smoothing_radius, device=args.device,
-                               feedback=feedback)
+                               feedback=feedback, **({} if args.area_radius is None else
+                                                     {"area_radius": args.area_radius}))
         return {"outputs": {"sites": result.path},
                 "metrics": {"sites": result.sites, "min_distance": result.min_distance,
                             "sites_per_class": result.sites_per_class},

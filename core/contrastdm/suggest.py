@@ -23,6 +23,10 @@ from .feedback import NullFeedback, check_cancelled
 from .io.atomic import atomic_outputs, check_outputs
 
 DEFAULT_MIN_DISTANCE = 10
+# Sites lie where the map shows one class for this many pixels around: inside an area an analyst can draw a polygon
+# on, where the model hesitates about what the area is, rather than on a boundary between two areas (a mixed pixel
+# nobody can label).
+DEFAULT_AREA_RADIUS = 1
 DEFAULT_CANDIDATES = 200_000
 LAYER = "sites"
 FIELDS = ("rank", "predicted_id", "predicted", "runner_up_id", "runner_up", "margin", "probability",
@@ -49,12 +53,14 @@ def default_min_distance(patch_size: int) -> int:
 
 def suggest_sites(raster, model, output, *, count: int = 20, min_distance: float | None = None, feedback=None,
                   device: str = "auto", tile_size: int = 256, smoothing_radius: int | None = None,
-                  candidates: int = DEFAULT_CANDIDATES) -> SuggestResult:
+                  candidates: int = DEFAULT_CANDIDATES, area_radius: int = DEFAULT_AREA_RADIUS) -> SuggestResult:
     """Write a GeoPackage (layer ``sites``) of ``count`` points where ``model`` is least sure on ``raster``.
 
     Uncertainty is the margin between the two most probable classes (0 = a tie, 1 = certain), read from the
     probabilities :func:`contrastdm.classify` writes for the map (``smoothing_radius`` as there). Unclassified
-    (nodata) pixels are skipped.
+    (nodata) pixels are skipped, and so are pixels whose (2 ``area_radius`` + 1)-pixel square window on the map
+    holds another class or an unclassified pixel (0: every classified pixel is a candidate): a site lies inside an
+    area that an analyst can draw a polygon on, not on a mixed boundary.
 
     The rule: no two sites are closer than ``min_distance`` pixels (Euclidean, between pixel centres; default:
     the larger of 10 and the model's patch size, so that two sites' training windows do not overlap). Sites
@@ -72,6 +78,8 @@ def suggest_sites(raster, model, output, *, count: int = 20, min_distance: float
     started = time.monotonic()
     model_path = None if isinstance(model, Model) else model
     _check_arguments(output, count, min_distance, tile_size, candidates, [raster, model_path])
+    if isinstance(area_radius, bool) or not isinstance(area_radius, (int, np.integer)) or area_radius < 0:
+        raise InputError(f"the area radius must be 0 or more pixels, not {area_radius!r}")
     if model_path is not None:
         model = load_model(model_path, device="cpu")
     distance = default_min_distance(model.patch_size) if min_distance is None else float(min_distance)
@@ -83,12 +91,14 @@ def suggest_sites(raster, model, output, *, count: int = 20, min_distance: float
         class_map, probabilities = os.path.join(folder, "map.tif"), os.path.join(folder, "probabilities.tif")
         result = classify(raster, model, class_map, probabilities=probabilities, tile_size=tile_size,
                           device=device, smoothing_radius=smoothing_radius, feedback=feedback)
-        with _Candidates(class_map, probabilities, tile_size, candidates, count, feedback) as source:
+        with _Candidates(class_map, probabilities, tile_size, candidates, count, feedback,
+                         int(area_radius)) as source:
             chosen = _select(source, count, distance)
             crs, transform = source.crs, source.transform
     check_cancelled(feedback)
     if not len(chosen):
-        raise InputError("no classified pixel in the raster: there is nowhere to suggest a site")
+        where = f" inside an area of one class (area radius {area_radius}; 0 allows any)" if area_radius else ""
+        raise InputError(f"no classified pixel{where} in the raster: there is nowhere to suggest a site")
     _write(output, chosen, model, crs, transform, [raster, model_path])
     per_class = _per_class(chosen, model)
     _report(feedback, len(chosen), count, distance, per_class)
@@ -124,9 +134,10 @@ def _non_negative(value) -> bool:
 class _Candidates:
     """Each predicted class's pixels, least sure first, read tile by tile in batches of at most ``limit``."""
 
-    def __init__(self, class_map, probabilities, tile_size, budget, count, feedback) -> None:
+    def __init__(self, class_map, probabilities, tile_size, budget, count, feedback, area_radius: int = 0) -> None:
         import rasterio
 
+        self.area_radius = area_radius
         self.labels, self.probs = rasterio.open(class_map), rasterio.open(probabilities)
         self.crs, self.transform = self.probs.crs, self.probs.transform
         self.feedback = feedback
@@ -170,7 +181,7 @@ class _Candidates:
         pools: dict[int, list] = {k: [] for k in wanted}
         for done, window in enumerate(self.windows):
             check_cancelled(self.feedback)
-            found = _tile_candidates(self.probs.read(window=window), self.labels.read(1, window=window), window)
+            found = _tile_candidates(self.probs.read(window=window), self._labels(window), window)
             for k in pools:
                 mine = found[found[:, _BEST] == k]
                 pools[k].append(_after(mine, self.last[k]) if k in self.last else mine)
@@ -181,6 +192,29 @@ class _Candidates:
                 self.feedback.progress("suggest", 0.9 * (done + 1) / total, f"tile {done + 1} of {total}")
         batches = {k: _least_sure(np.concatenate(parts), self.limit) for k, parts in pools.items() if parts}
         return {k: batch for k, batch in batches.items() if len(batch)}
+
+
+    def _labels(self, window) -> np.ndarray:
+        """The map's labels in ``window``, 0 where the area rule excludes a pixel (see :func:`one_class_around`)."""
+        from rasterio.windows import Window
+
+        r = self.area_radius
+        if r == 0:
+            return self.labels.read(1, window=window)
+        wide = Window(window.col_off - r, window.row_off - r, window.width + 2 * r, window.height + 2 * r)
+        return one_class_around(self.labels.read(1, window=wide, boundless=True, fill_value=0), r)
+
+
+def one_class_around(padded: np.ndarray, radius: int) -> np.ndarray:
+    """The labels of the inner part of ``padded`` (a ``radius``-pixel border on each side), 0 where the square
+    window of that radius holds another label or 0 (unclassified, or beyond the raster)."""
+    h, w = padded.shape[0] - 2 * radius, padded.shape[1] - 2 * radius
+    centre = padded[radius:radius + h, radius:radius + w]
+    keep = centre != 0
+    for dr in range(2 * radius + 1):
+        for dc in range(2 * radius + 1):
+            keep &= padded[dr:dr + h, dc:dc + w] == centre
+    return np.where(keep, centre, 0)
 
 
 def _windows(width: int, height: int, step: int) -> list:

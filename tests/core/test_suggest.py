@@ -44,9 +44,21 @@ def probabilities(trained, tmp_path_factory):
         return probs.read(), labels.read(1), ids
 
 
-def greedy_sites(probs, labels, count, distance) -> list[tuple[int, int]]:
+def within_areas(labels, radius):
+    """The map's labels, 0 where a pixel's square window of ``radius`` holds another label or leaves the map."""
+    out = np.zeros_like(labels)
+    h, w = labels.shape
+    for r in range(radius, h - radius):
+        for c in range(radius, w - radius):
+            window = labels[r - radius:r + radius + 1, c - radius:c + radius + 1]
+            if labels[r, c] != 0 and (window == labels[r, c]).all():
+                out[r, c] = labels[r, c]
+    return out
+
+
+def greedy_sites(probs, labels, count, distance, area_radius=1) -> list[tuple[int, int]]:
     """The documented rule, over every classified pixel at once."""
-    rows, cols = np.nonzero(labels)
+    rows, cols = np.nonzero(within_areas(labels, area_radius))
     p = probs[:, rows, cols].astype(np.float64)
     order = np.argsort(-p, axis=0, kind="stable")
     margin = p[order[0], np.arange(rows.size)] - p[order[1], np.arange(rows.size)]
@@ -145,7 +157,7 @@ def test_nodata_pixels_are_never_suggested(trained, tmp_path):
     assert sites["row"].between(6, 40 - 7).all() and sites["col"].between(6, 48 - 7).all()
 
 
-@pytest.mark.parametrize("case", ["count", "distance", "format", "raster", "model", "bands", "folder"])
+@pytest.mark.parametrize("case", ["count", "distance", "area", "format", "raster", "model", "bands", "folder"])
 def test_bad_input_is_one_clear_error_and_leaves_the_old_file(trained, tmp_path, case):
     output = tmp_path / "sites.gpkg"
     output.write_bytes(b"previous sites")
@@ -154,13 +166,15 @@ def test_bad_input_is_one_clear_error_and_leaves_the_old_file(trained, tmp_path,
     error, text = {
         "count": (InputError, "the number of sites must be 1 or more, not 0"),
         "distance": (InputError, "minimum distance between sites must be 0 or more pixels"),
+        "area": (InputError, "the area radius must be 0 or more pixels, not -1"),
         "format": (OutputError, "give the output a .gpkg name"),
         "raster": (InputError, "raster not found"),
         "model": (ModelFileError, "model file not found"),
         "bands": (ModelFileError, "5"),
         "folder": (OutputError, "output folder does not exist"),
     }[case]
-    kwargs.update({"count": {"count": 0}, "distance": {"min_distance": -1}, "format": {"output": tmp_path / "s.shp"},
+    kwargs.update({"count": {"count": 0}, "distance": {"min_distance": -1},
+                   "area": {"area_radius": -1}, "format": {"output": tmp_path / "s.shp"},
                    "raster": {"raster": tmp_path / "nope.tif"}, "model": {"model": tmp_path / "nope.safetensors"},
                    "folder": {"output": tmp_path / "missing" / "s.gpkg"}}.get(case, {}))
     before = sorted(p.name for p in tmp_path.iterdir())
@@ -218,3 +232,18 @@ def test_command_line_band_mismatch(trained, tmp_path):
     assert done.returncode == 1 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert json.loads(done.stdout.splitlines()[-1])["type"] == "error"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["five.tif"]
+
+
+@pytest.mark.parametrize("radius", [0, 2])
+def test_sites_lie_inside_areas_of_one_class_unless_told_otherwise(trained, probabilities, tmp_path, radius):
+    probs, labels, _ids = probabilities
+    output = tmp_path / "sites.gpkg"
+    suggest_sites(trained.raster, trained.model, output, count=15, min_distance=3, device="cpu", tile_size=16,
+                  area_radius=radius)
+    sites = read_sites(output)
+    assert list(zip(sites["row"], sites["col"])) == greedy_sites(probs, labels, 15, 3, area_radius=radius)
+    inside = within_areas(labels, 1)
+    if radius == 0:  # any classified pixel: the least sure ones lie on boundaries between the classes
+        assert not all(inside[r, c] for r, c in zip(sites["row"], sites["col"]))
+    else:
+        assert all(within_areas(labels, radius)[r, c] for r, c in zip(sites["row"], sites["col"]))
