@@ -116,7 +116,11 @@ def train_and_map(folder: Path, raster: Path, squares, cache: Path, seed: int, o
                       "--model", str(model), "--seed", str(seed), "--warm-start", "--cache-dir", str(cache),
                       *options, *threads])
     run_step(["classify", "--raster", str(raster), "--model", str(model), "--output", str(output), *threads])
-    return model, output, train["seconds"]
+    from contrastdm.bundle import read_metadata
+
+    training = read_metadata(model)["training"]
+    return model, output, {"train_seconds": train["seconds"], "stage_seconds": training.get("stage_seconds"),
+                           "warm": training.get("cache", {}).get("warm")}
 
 
 def one_seed(folder: Path, raster: Path, gt: np.ndarray, seed: int, args, done: set, log: Path) -> None:
@@ -128,7 +132,7 @@ def one_seed(folder: Path, raster: Path, gt: np.ndarray, seed: int, args, done: 
     demo = training_rectangles(gt, seed=0)
     start = [demo[i] for i in sorted(rng.permutation(len(demo))[: len(demo) // 3])]
     cold_cache = folder / f"cache_{seed}"
-    model0, map0, cold_seconds = train_and_map(folder, raster, start, cold_cache, seed, options, threads,
+    model0, map0, cold = train_and_map(folder, raster, start, cold_cache, seed, options, threads,
                                                    f"{seed}_0")
     for strategy in args.strategies:
         if (seed, strategy) in done:
@@ -138,7 +142,7 @@ def one_seed(folder: Path, raster: Path, gt: np.ndarray, seed: int, args, done: 
         squares, model, rows = list(start), model0, []
         taken = labelled_mask(gt.shape, squares)
         rows.append({"round": 0, "pixels": int(taken.sum()), "oa": round(score(map0, gt, taken), 2),
-                     "train_seconds": cold_seconds, "sites_labelled": 0})
+                     **cold, "sites_labelled": 0})
         pick_rng = np.random.default_rng(1000 + seed)
         for round_ in range(1, args.rounds + 1):
             if STRATEGIES[strategy] is not None:
@@ -149,10 +153,10 @@ def one_seed(folder: Path, raster: Path, gt: np.ndarray, seed: int, args, done: 
             for square in added:
                 squares.append(square)
                 taken[square[0]:square[2], square[1]:square[3]] = True
-            model, output, seconds = train_and_map(folder, raster, squares, cache, seed, options, threads,
-                                                   f"{seed}_{strategy}_{round_}")
+            model, output, timing = train_and_map(folder, raster, squares, cache, seed, options, threads,
+                                                  f"{seed}_{strategy}_{round_}")
             rows.append({"round": round_, "pixels": int(taken.sum()), "oa": round(score(output, gt, taken), 2),
-                         "train_seconds": seconds, "sites_labelled": len(added)})
+                         **timing, "sites_labelled": len(added)})
             print(json.dumps({"seed": seed, "strategy": strategy, **rows[-1]}), flush=True)
         with log.open("a") as handle:
             handle.write(json.dumps({"seed": seed, "strategy": strategy, "rows": rows}) + "\n")
