@@ -159,137 +159,147 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="222"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="218"/>
+        <source>Quick retrain: start from this raster's last model</source>
+        <translation>Schnell nachtrainieren: vom letzten Modell dieses Rasters ausgehen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="219"/>
+        <source>After editing polygons: start from the last model trained on this raster with the same settings and train a fifth of the schedule. The first run trains in full; after adding a class, the encoder carries over.</source>
+        <translation>Nach dem Bearbeiten von Polygonen: vom letzten mit denselben Einstellungen auf diesem Raster trainierten Modell ausgehen und ein Fünftel des Trainingsplans rechnen. Der erste Lauf trainiert vollständig; nach dem Hinzufügen einer Klasse wird der Encoder übernommen.</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="227"/>
         <source>automatic</source>
         <translation>automatisch</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="223"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="228"/>
         <source>Compute device</source>
         <translation>Rechengerät</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="226"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="231"/>
         <source>Random seed</source>
         <translation>Zufallsstartwert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="230"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="235"/>
         <source>Sites to suggest where to label</source>
         <translation>Vorgeschlagene Stellen zum Labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="232"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="237"/>
         <source>Device: checking...</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="261"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="266"/>
         <source>Add a multiband raster (GeoTIFF, ENVI...) to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="265"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="270"/>
         <source>{w} × {h} pixels, {b} bands, {crs}; classified tile by tile (~{mb:.0f} MB as float)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="266"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="271"/>
         <source>no CRS</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="268"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="273"/>
         <source>Not a file: save it as a GeoTIFF first.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="318"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="323"/>
         <source>The training layer ({a}) is reprojected to the raster's CRS ({b}).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="325"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="330"/>
         <source>(counted on the first features only)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="366"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="372"/>
         <source>Cannot run</source>
         <translation>Start nicht möglich</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="369"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="375"/>
         <source>{raster} · ContrastDM {preset} ({time})</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="374"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="380"/>
         <source>Starting the engine...</source>
         <translation>Engine wird gestartet...</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="392"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="398"/>
         <source>{name}: where to label next</source>
         <translation>{name}: wo als Nächstes labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="425"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="431"/>
         <source>Done in {}</source>
         <translation>Fertig nach {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="434"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="440"/>
         <source>Cancelled</source>
         <translation>Abgebrochen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="435"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="441"/>
         <source>Cancelled: the engine was stopped and no output was written.</source>
         <translation>Abgebrochen: die Engine wurde angehalten, es wurde nichts geschrieben.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="438"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="444"/>
         <source>Failed</source>
         <translation>Fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="439"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="445"/>
         <source>ContrastDM failed</source>
         <translation>ContrastDM fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="439"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="445"/>
         <source>See the log for details.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="452"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="458"/>
         <source>ContrastDM</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="452"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="458"/>
         <source>{n} sites where the model is least sure were added next to the map: label them, then run again.</source>
         <translation>{n} Stellen, an denen das Modell am unsichersten ist, wurden neben der Karte hinzugefügt: labeln Sie sie und starten Sie erneut.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="457"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="463"/>
         <source>{name}: class map added to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="463"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="469"/>
         <source>Open report</source>
         <translation>Bericht öffnen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="488"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="494"/>
         <source>Device: {}</source>
         <translation>Gerät: {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="489"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="495"/>
         <source>Engine settings</source>
         <translation>Engine-Einstellungen</translation>
     </message>
@@ -569,97 +579,102 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="177"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="178"/>
         <source>Hyperspectral (multiband) raster</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="182"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="183"/>
         <source>Training polygons or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="186"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="187"/>
         <source>Validation polygons or points (used to pick the best epoch)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="190"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="191"/>
         <source>Test polygons or points (accuracy of the final map)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="195"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="196"/>
         <source>Class field of the validation layer (default: the class field)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="203"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="204"/>
         <source>Add synthetic features for scarce classes (diffusion model)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="206"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="207"/>
         <source>Refine features with the diffusion model when classifying (on with 'best')</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="209"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="210"/>
         <source>Spectral member: average a per-pixel spectral classifier into the probabilities (auto: when the training pixels form areas)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="217"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="214"/>
+        <source>Quick retrain: start from this raster's last model (same settings) and train a fifth of the schedule</source>
+        <translation>Schnell nachtrainieren: vom letzten Modell dieses Rasters ausgehen (dieselben Einstellungen) und ein Fünftel des Trainingsplans rechnen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="221"/>
         <source>Spectral reduction (pca: principal components; mnf: minimum noise fraction)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="220"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="224"/>
         <source>Keep only these bands (e.g. 1-50,60 or 400-1300nm; empty: all good bands)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="223"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="227"/>
         <source>Drop these bands too (e.g. 104-108 or 1340-1460nm)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="236"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="240"/>
         <source>Trained model</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="238"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="242"/>
         <source>Accuracy report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="239"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="243"/>
         <source>Accuracy metrics (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="246"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="250"/>
         <source>Edge-preserving smoothing radius in pixels (0 = off, -1 = the model's)</source>
         <translation>Radius der kantenerhaltenden Glättung in Pixeln (0 = aus, -1 = wie im Modell)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="249"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="253"/>
         <source>Write Cloud-Optimized GeoTIFFs (with overviews)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="257"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="261"/>
         <source>The input raster could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="382"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="388"/>
         <source>The training layer could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="395"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="401"/>
         <source>The training layer has no features.</source>
         <translation type="unfinished"></translation>
     </message>

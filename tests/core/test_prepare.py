@@ -26,6 +26,7 @@ LEARNER = dict(preset="fast", pca_components=6, contrastive_epochs=0, diffusion_
 LEARNER_CLI = ["--preset", "fast", "--pca-components", "6", "--contrastive-epochs", "0", "--diffusion-steps", "5",
                "--finetune-epochs", "2", "--no-synthetic", "--spectral-member", "off", "--patch-size", "5",
                "--seed", "0", "--device", "cpu"]
+LATER_STAGES = {"pretrain": "off", "warm": "off"}  # no label-free pre-training or warm start with these settings
 HIT_MESSAGE = "preprocessing (band selection and reduction) taken from the scene cache"
 
 
@@ -79,12 +80,12 @@ def run_once(scene, folder, cache):
 def test_second_run_takes_the_preprocessing_from_the_cache_and_gives_the_same_model_and_map(scene, tmp_path):
     cache = tmp_path / "cache"
     first, first_feedback = run_once(scene, tmp_path / "first", cache)
-    assert first.training.model.metadata["training"]["cache"] == {"preprocess": "miss", "pretrain": "off", "warm": "off"}
+    assert first.training.model.metadata["training"]["cache"] == {"preprocess": "miss", **LATER_STAGES}
     assert [name.split("-")[0] for name in entries(cache)] == ["preprocess"]
     second, second_feedback = run_once(scene, tmp_path / "second", cache)
-    assert second.training.model.metadata["training"]["cache"] == {"preprocess": "hit", "pretrain": "off", "warm": "off"}
+    assert second.training.model.metadata["training"]["cache"] == {"preprocess": "hit", **LATER_STAGES}
     plain, plain_feedback = run_once(scene, tmp_path / "plain", None)
-    assert plain.training.model.metadata["training"]["cache"] == {"preprocess": "off", "pretrain": "off", "warm": "off"}
+    assert plain.training.model.metadata["training"]["cache"] == {"preprocess": "off", **LATER_STAGES}
     assert len(entries(cache)) == 1
 
     # The hit says so once; every other message is what the computed stage says.
@@ -175,7 +176,7 @@ def test_an_unwritable_cache_folder_gives_a_warning_and_a_normal_run(scene, tmp_
     result = contrastdm.train(scene.raster, scene.training, "class_name", tmp_path / "model.safetensors",
                               cache=blocker / "cache", feedback=feedback, **LEARNER)
     assert (tmp_path / "model.safetensors").is_file()
-    assert result.model.metadata["training"]["cache"] == {"preprocess": "miss"}
+    assert result.model.metadata["training"]["cache"] == {"preprocess": "miss", **LATER_STAGES}
     warnings = messages(feedback, "warning")
     assert len(warnings) == 1 and warnings[0].startswith(f"scene cache: cannot write in {blocker / 'cache'}")
     assert blocker.read_text() == "not a folder"
@@ -227,7 +228,7 @@ def test_prepare_then_train_hits_and_cache_lists_and_clears(scene, tmp_path):
     assert done.returncode == 0, done.stderr
     texts = [e["text"] for e in events(done.stdout) if e["type"] == "message"]
     assert f"{HIT_MESSAGE}: {entry}" in texts
-    assert read_metadata(tmp_path / "model.safetensors")["training"]["cache"] == {"preprocess": "hit"}
+    assert read_metadata(tmp_path / "model.safetensors")["training"]["cache"] == {"preprocess": "hit", **LATER_STAGES}
 
     done = cli("prepare", "--raster", scene.raster, "--pca-components", "6", env=env)
     assert done.returncode == 0, done.stderr
@@ -255,13 +256,13 @@ def test_cache_dir_and_no_cache_on_train(scene, tmp_path):
     done = cli(*args, "--model", tmp_path / "off.safetensors", "--no-cache", env=env)
     assert done.returncode == 0, done.stderr
     assert not root.exists()  # nothing written, not even the folder
-    assert read_metadata(tmp_path / "off.safetensors")["training"]["cache"] == {"preprocess": "off"}
+    assert read_metadata(tmp_path / "off.safetensors")["training"]["cache"] == {"preprocess": "off", **LATER_STAGES}
 
     mine = tmp_path / "mine"
     done = cli(*args, "--model", tmp_path / "mine.safetensors", "--cache-dir", mine, env=env)
     assert done.returncode == 0, done.stderr
     assert len(entries(mine)) == 1 and not root.exists()
-    assert read_metadata(tmp_path / "mine.safetensors")["training"]["cache"] == {"preprocess": "miss"}
+    assert read_metadata(tmp_path / "mine.safetensors")["training"]["cache"] == {"preprocess": "miss", **LATER_STAGES}
     assert tensors(tmp_path / "mine.safetensors").keys() == tensors(tmp_path / "off.safetensors").keys()
 
     both = cli(*args, "--model", tmp_path / "x.safetensors", "--cache-dir", mine, "--no-cache", env=env)

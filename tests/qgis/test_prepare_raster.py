@@ -96,7 +96,7 @@ def test_prepare_fills_the_profile_cache_and_training_then_hits(tmp_path, engine
         "OUTPUT_MODEL": str(model), **TINY, "SYNTHETIC": False})
     assert Path(trained["OUTPUT_MODEL"]) == model
     assert f"{HIT}: {entry}" in feedback.kinds("info")
-    assert model_metadata(model)["training"]["cache"] == {"preprocess": "hit"}
+    assert model_metadata(model)["training"]["cache"] == {"preprocess": "hit", "pretrain": "off", "warm": "off"}
     assert cache_files() == [entry]
 
 
