@@ -136,28 +136,36 @@ def _chosen_tiles(info, max_pixels: int, rng, tile_size: int) -> list:
     return [tiles[i] for i in sorted(rng.choice(len(tiles), size=size, replace=False))]
 
 
+# A sample with fewer valid pixels than this share of ``max_pixels`` reads on (a scene mostly nodata).
+_ENOUGH_SHARE = 4
+
+
 def sample_pixels(ds, info, max_pixels: int, seed: int, feedback=None, tile_size: int = 512) -> SceneSample:
     """Up to ``max_pixels`` pixel pairs drawn evenly from the whole scene, tile by tile, every band of ``info``.
 
     A band's invalid values are NaN, so a band that is nodata everywhere (a bad band filled with the nodata
-    value) does not make every pixel invalid.
+    value) does not make every pixel invalid; pixels invalid in every band are left out, so each band's valid
+    fraction is over the pixels that hold data. On a large scene a share of its tiles is drawn; when they hold
+    fewer than ``max_pixels / 4`` valid pixels (data in a small part of a large grid, a swath's corners), the
+    other tiles are read on in a random order until they do or none is left. Memory stays bounded by a tile and
+    the sample.
     """
     feedback = feedback or NullFeedback()
     rng = np.random.default_rng(seed)
+    tiles = list(iter_tiles(info.width, info.height, tile_size))
     chosen = _chosen_tiles(info, max_pixels, rng, tile_size)
     fraction = min(1.0, max_pixels / max(1, sum(int(t.width * t.height) for t in chosen)))
     pixels, neighbours = [], []
     for index, window in enumerate(chosen):
-        check_cancelled(feedback)
-        data, valid = read_window(ds, window, info, per_band=True)
-        if data.shape[2] >= 2:
-            data[~valid] = np.nan
-            rows, cols = np.nonzero(rng.random(data.shape[1:]) < fraction)
-            inside = cols < data.shape[2] - 1
-            rows, cols = rows[inside], cols[inside]
-            pixels.append(data[:, rows, cols].T)
-            neighbours.append(data[:, rows, cols + 1].T)
+        _sample_window(ds, window, info, fraction, rng, pixels, neighbours, feedback)
         feedback.progress("preprocess", (index + 1) / len(chosen), "sampling the scene")
+    rest = [t for t in tiles if t not in chosen]
+    if rest and sum(len(p) for p in pixels) < max_pixels // _ENOUGH_SHARE:
+        for index, i in enumerate(rng.permutation(len(rest))):
+            _sample_window(ds, rest[i], info, fraction, rng, pixels, neighbours, feedback)
+            feedback.progress("preprocess", (index + 1) / len(rest), "sampling the scene: looking for data")
+            if sum(len(p) for p in pixels) >= max_pixels // _ENOUGH_SHARE:
+                break
     empty = np.empty((0, info.read_count), np.float32)
     sample = SceneSample(np.concatenate(pixels) if pixels else empty, np.concatenate(neighbours) if neighbours else empty,
                          np.zeros(info.read_count))
@@ -166,6 +174,23 @@ def sample_pixels(ds, info, max_pixels: int, seed: int, feedback=None, tile_size
     if not np.isfinite(sample.pixels).any():
         raise InputError("the raster has no valid pixels (all nodata or non-finite)")
     return sample
+
+
+def _sample_window(ds, window, info, fraction: float, rng, pixels: list, neighbours: list, feedback) -> None:
+    """Add to ``pixels`` / ``neighbours`` a ``fraction`` of the window's pixels that hold data in some band,
+    each with its right-hand neighbour."""
+    check_cancelled(feedback)
+    data, valid = read_window(ds, window, info, per_band=True)
+    if data.shape[2] < 2:
+        return
+    data[~valid] = np.nan
+    rows, cols = np.nonzero(rng.random(data.shape[1:]) < fraction)
+    inside = cols < data.shape[2] - 1
+    rows, cols = rows[inside], cols[inside]
+    holds_data = valid[:, rows, cols].any(axis=0)
+    rows, cols = rows[holds_data], cols[holds_data]
+    pixels.append(data[:, rows, cols].T)
+    neighbours.append(data[:, rows, cols + 1].T)
 
 
 def _standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

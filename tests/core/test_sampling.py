@@ -1,6 +1,8 @@
 import numpy as np
+import pytest
 from scenes import write_scene
 
+from contrastdm.errors import InputError
 from contrastdm.io.raster import describe, open_raster
 from contrastdm.preprocess import Preprocessor, fit_preprocessor, sample_pixels
 from contrastdm.sampling import extract_patches, group_split, sample_unlabelled, stratified_split
@@ -154,3 +156,35 @@ def test_grouped_split_cuts_a_single_polygon_across_its_longer_side():
         assert side.min() >= rest.max()
     gap = np.maximum(np.abs(rows[train][:, None] - rows[held][None]), np.abs(cols[train][:, None] - cols[held][None]))
     assert gap.min() > 1  # the halo
+
+
+def _island_raster(path, with_data=True):
+    """512 x 512 px, 4 bands, nodata everywhere but one 40 x 40 px island (0.6% of the pixels)."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    data = np.full((4, 512, 512), -9999, dtype=np.int16)
+    if with_data:
+        rng = np.random.default_rng(1)
+        data[:, 400:440, 300:340] = rng.integers(100, 1000, size=(4, 40, 40))
+    profile = dict(driver="GTiff", width=512, height=512, count=4, dtype="int16", nodata=-9999, crs="EPSG:32616",
+                   transform=from_origin(500000, 4480000, 30, 30), tiled=True, blockxsize=64, blockysize=64)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data)
+    return path
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_scene_mostly_nodata_is_sampled_where_its_data_are(tmp_path, seed):
+    # 1000 pairs wanted from 262,144 pixels: a share of the 64 x 64 tiles is drawn, most of them empty.
+    with open_raster(_island_raster(tmp_path / "island.tif")) as ds:
+        sample = sample_pixels(ds, describe(ds), 1000, seed, tile_size=64)
+    pixels, _ = sample.complete(slice(None))
+    assert len(pixels) >= 1000 // 4 and np.isfinite(sample.pixels).any(axis=1).all()
+    assert np.allclose(sample.valid_fraction, 1.0)  # over the pixels that hold data
+
+
+def test_a_scene_without_data_is_refused_after_every_tile(tmp_path):
+    with open_raster(_island_raster(tmp_path / "empty.tif", with_data=False)) as ds:
+        with pytest.raises(InputError, match="no valid pixels"):
+            sample_pixels(ds, describe(ds), 1000, 0, tile_size=64)
