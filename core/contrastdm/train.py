@@ -313,6 +313,30 @@ def _read_all(raster, vector, class_field, config, unlabelled_rasters, share: in
     return data
 
 
+def _fit_network(raster, data: TrainingData, config, scene_cache, share: int, other_rasters, device, feedback):
+    """``(FitResult, held-out choice or {})``: the network trained on ``data``, with its epoch (and, when asked,
+    settings) chosen on held-out polygons where configured and modules from the scene cache where they apply.
+    Drops what ``data`` no longer needs (the label-free patches; spectra read for a choice not made)."""
+    from . import distributed, heldout
+    from .training import fit
+
+    split = _held_out_polygons(data, config)
+    on_selected, choice = heldout.selection_callback(raster, data, config, device, split, feedback) \
+        if split is not None and config.choose_on_held_out else (None, {})
+    pretrain_cache, warm = _scene_modules(scene_cache, data, config, share, other_rasters, distributed.current(),
+                                          device)
+    fitted = fit(data.unlabelled, data.x_train, data.y_train, data.x_val, data.y_val, len(data.table), config,
+                 device, feedback.progress, feedback.cancelled, split=split, on_selected=on_selected,
+                 pretrain_cache=pretrain_cache, warm=warm)
+    _cache_outcome(data, feedback, pretrain_cache, warm, fitted.network)
+    if choice:
+        heldout.apply_choice(choice, fitted.network.config, data)
+    elif data.member != "on":
+        data.spectra = None  # read for a choice that was not made
+    data.unlabelled = None
+    return fitted, choice
+
+
 def _scene_modules(scene_cache, data: TrainingData, config, drawn: int, other_rasters, ranks, device):
     """``(pre-training entry, warm-start entry)`` of this scene in the cache, each None where it does not apply:
     no cache, several ranks (each would need the entry) or label-free patches from other rasters too; for
@@ -414,9 +438,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     finetune_epochs, synthetic, refine, batch_size, seed, ...). Outputs are written only on success; under
     ``torchrun`` every rank trains its share and rank 0 writes them.
     """
-    from . import distributed, heldout
+    from . import distributed
     from .device import describe_device, resolve_device
-    from .training import fit
     from .training.clock import StageClock
 
     started = time.monotonic()
@@ -440,31 +463,17 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
                          validation_vector=validation_vector, validation_class_field=validation_class_field,
                          pca_components=pca_components, reduction=reduction, bands=bands, drop_bands=drop_bands,
                          max_per_class=max_per_class)
-    split = _held_out_polygons(data, config)
-    on_selected, choice = heldout.selection_callback(raster, data, config, torch_device, split, feedback) \
-        if split is not None and config.choose_on_held_out else (None, {})
-    pretrain_cache, warm = _scene_modules(scene_cache, data, config, share, unlabelled_rasters, ranks,
-                                          torch_device)
-    fitted = fit(data.unlabelled, data.x_train, data.y_train, data.x_val, data.y_val, len(data.table), config,
-                 torch_device, feedback.progress, feedback.cancelled, split=split, on_selected=on_selected,
-                 pretrain_cache=pretrain_cache, warm=warm)
-    _cache_outcome(data, feedback, pretrain_cache, warm, fitted.network)
+    fitted, choice = _fit_network(raster, data, config, scene_cache, share, unlabelled_rasters, torch_device,
+                                  feedback)
     clock.update(fitted.stage_seconds)
-    if choice:
-        heldout.apply_choice(choice, fitted.network.config, data)
-    elif data.member != "on":
-        data.spectra = None  # read for a choice that was not made
-    data.unlabelled = None
     with clock("spectral"):
         member_net = _fit_member(data, config, torch_device, feedback)
     # fit() may change settings on validation evidence (e.g. switch refinement off): save what it used.
     config = fitted.network.config
     config.spectral_member = data.member
-    sources = {"raster": str(raster), "vector": str(vector), "class_field": class_field}
-    if unlabelled_rasters:
-        sources["unlabelled_rasters"] = unlabelled_rasters
-    if ranks.active:
-        sources["ranks"] = ranks.world_size
+    sources = {"raster": str(raster), "vector": str(vector), "class_field": class_field,
+               **({"unlabelled_rasters": unlabelled_rasters} if unlabelled_rasters else {}),
+               **({"ranks": ranks.world_size} if ranks.active else {})}
     metadata = _model_metadata(data, config, fitted, sources, settings, describe_device(torch_device),
                                time.monotonic() - started, clock.rounded())
     if choice:
