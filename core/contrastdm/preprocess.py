@@ -155,16 +155,17 @@ def sample_pixels(ds, info, max_pixels: int, seed: int, feedback=None, tile_size
     tiles = list(iter_tiles(info.width, info.height, tile_size))
     chosen = _chosen_tiles(info, max_pixels, rng, tile_size)
     fraction = min(1.0, max_pixels / max(1, sum(int(t.width * t.height) for t in chosen)))
-    pixels, neighbours = [], []
+    pixels, neighbours, found = [], [], 0
     for index, window in enumerate(chosen):
-        _sample_window(ds, window, info, fraction, rng, pixels, neighbours, feedback)
+        found += _sample_window(ds, window, info, fraction, rng, pixels, neighbours, feedback)
         feedback.progress("preprocess", (index + 1) / len(chosen), "sampling the scene")
-    rest = [t for t in tiles if t not in chosen]
-    if rest and sum(len(p) for p in pixels) < max_pixels // _ENOUGH_SHARE:
+    read = {(t.col_off, t.row_off) for t in chosen}
+    rest = [t for t in tiles if (t.col_off, t.row_off) not in read]
+    if rest and found < max_pixels // _ENOUGH_SHARE:
         for index, i in enumerate(rng.permutation(len(rest))):
-            _sample_window(ds, rest[i], info, fraction, rng, pixels, neighbours, feedback)
+            found += _sample_window(ds, rest[i], info, fraction, rng, pixels, neighbours, feedback)
             feedback.progress("preprocess", (index + 1) / len(rest), "sampling the scene: looking for data")
-            if sum(len(p) for p in pixels) >= max_pixels // _ENOUGH_SHARE:
+            if found >= max_pixels // _ENOUGH_SHARE:
                 break
     empty = np.empty((0, info.read_count), np.float32)
     sample = SceneSample(np.concatenate(pixels) if pixels else empty, np.concatenate(neighbours) if neighbours else empty,
@@ -176,13 +177,13 @@ def sample_pixels(ds, info, max_pixels: int, seed: int, feedback=None, tile_size
     return sample
 
 
-def _sample_window(ds, window, info, fraction: float, rng, pixels: list, neighbours: list, feedback) -> None:
+def _sample_window(ds, window, info, fraction: float, rng, pixels: list, neighbours: list, feedback) -> int:
     """Add to ``pixels`` / ``neighbours`` a ``fraction`` of the window's pixels that hold data in some band,
-    each with its right-hand neighbour."""
+    each with its right-hand neighbour; returns how many were added."""
     check_cancelled(feedback)
     data, valid = read_window(ds, window, info, per_band=True)
     if data.shape[2] < 2:
-        return
+        return 0
     data[~valid] = np.nan
     rows, cols = np.nonzero(rng.random(data.shape[1:]) < fraction)
     inside = cols < data.shape[2] - 1
@@ -191,6 +192,7 @@ def _sample_window(ds, window, info, fraction: float, rng, pixels: list, neighbo
     rows, cols = rows[holds_data], cols[holds_data]
     pixels.append(data[:, rows, cols].T)
     neighbours.append(data[:, rows, cols + 1].T)
+    return int(rows.size)
 
 
 def _standardisation(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
