@@ -218,7 +218,7 @@ class ContrastDMDialog(QDialog):
         self.warm_check = QCheckBox(tr("Quick retrain: start from this raster's last model"))
         self.warm_check.setToolTip(tr("After editing polygons: start from the last model trained on this raster "
                                       "with the same settings and train a fifth of the schedule. The first "
-                                      "run trains in full; after adding a class, the encoder carries over."))
+                                      "run trains in full; a class added since starts afresh."))
         advanced.addRow(self.synthetic_check)
         advanced.addRow(self.refine_check)
         advanced.addRow(self.warm_check)

@@ -362,7 +362,8 @@ def _cache_outcome(data: TrainingData, feedback, pretrain_cache, warm, network) 
         feedback.message(f"contrastive pre-training taken from the scene cache: {pretrain_cache.entry}")
     data.cache_status["warm"] = "off" if warm is None else warm.status
     if warm is not None and warm.status != "miss":
-        what = "network" if warm.status == "hit" else "encoder (the classes changed)"
+        what = {"hit": "network", "matched": "network (its classes matched by name; new ones start afresh)",
+                "encoder": "encoder (a network of another shape)"}[warm.status]
         feedback.message(f"warm start: the {what} of the last run on this raster, from the scene cache: "
                          f"{warm.entry.entry}")
     if warm is not None:

@@ -165,8 +165,8 @@
     </message>
     <message>
         <location filename="../../contrastdm_qgis/dialog.py" line="219"/>
-        <source>After editing polygons: start from the last model trained on this raster with the same settings and train a fifth of the schedule. The first run trains in full; after adding a class, the encoder carries over.</source>
-        <translation>Nach dem Bearbeiten von Polygonen: vom letzten mit denselben Einstellungen auf diesem Raster trainierten Modell ausgehen und ein Fünftel des Trainingsplans rechnen. Der erste Lauf trainiert vollständig; nach dem Hinzufügen einer Klasse wird der Encoder übernommen.</translation>
+        <source>After editing polygons: start from the last model trained on this raster with the same settings and train a fifth of the schedule. The first run trains in full; a class added since starts afresh.</source>
+        <translation>Nach dem Bearbeiten von Polygonen: vom letzten mit denselben Einstellungen auf diesem Raster trainierten Modell ausgehen und ein Fünftel des Trainingsplans rechnen. Der erste Lauf trainiert vollständig; eine seither hinzugekommene Klasse beginnt neu.</translation>
     </message>
     <message>
         <location filename="../../contrastdm_qgis/dialog.py" line="227"/>

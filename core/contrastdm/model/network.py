@@ -47,6 +47,15 @@ class ContrastDMNet(nn.Module):
             noise = torch.randn(cfg.feature_dim, generator=torch.Generator().manual_seed(cfg.seed + 7919))
             self.register_buffer("refine_noise", noise)
 
+    def class_rows(self) -> dict[str, int]:
+        """State-dict names of the tensors whose rows are the classes, in class order, each with the number of
+        rows after them (the diffusion model's null class): what changes when the class list does."""
+        last = len(self.head.net) - 1  # the head ends with its output layer
+        rows = {f"head.net.{last}.weight": 0, f"head.net.{last}.bias": 0}
+        if self.diffusion is not None:
+            rows["diffusion.denoiser.label.weight"] = 1
+        return rows
+
     @property
     def refine_active(self) -> bool:
         return self.diffusion is not None and self.config.refine and self.config.refine_strength > 0

@@ -97,24 +97,26 @@ def test_warm_start_retrains_from_the_last_network_on_a_fifth_of_the_schedule(sc
     assert record["validation"]["warm_start"]["finetune_epochs"] == 2  # a fifth of 10
     assert record["validation"]["warm_start"]["carried_over"] == "network"
     assert record["validation"]["warm_start"]["diffusion_steps"] == 4
+    assert record["validation"]["warm_start"]["head_epochs"] == 6  # a fifth of the default 30
     assert len(again.metadata["history"]["finetune"]) == 2 and "refit" not in record["stage_seconds"]
     assert "contrastive" not in record["stage_seconds"]
     assert again.metadata["config"]["finetune_epochs"] == 10  # the settings as the user gave them
     assert stages(cache) == ["preprocess", "warm"]  # the entry now holds the warm run's network
     assert (tmp_path / "again" / "map.tif").is_file()
 
-    # Without the option training starts cold; with another class list only the encoder carries over.
+    # Without the option training starts cold; with another class list the network carries over, its class rows
+    # matched by name.
     off, *_ = train(scene, scene.edited, tmp_path / "off", cache, **{**warm, "warm_start": False})
     assert off.metadata["training"]["cache"]["warm"] == "off"
     other, _, infos, _ = train(scene, scene.two_classes, tmp_path / "other", cache, **warm)
     record = other.metadata["training"]
-    assert record["cache"]["warm"] == "encoder"
-    assert record["validation"]["warm_start"]["carried_over"] == "encoder"
-    assert record["validation"]["warm_start"]["diffusion_steps"] == 20  # a fresh diffusion model: its whole schedule
-    assert any(m.startswith("warm start: the encoder (the classes changed)") for m in infos)
+    assert record["cache"]["warm"] == "matched"
+    assert record["validation"]["warm_start"]["carried_over"] == "matched"
+    assert record["validation"]["warm_start"]["diffusion_steps"] == 4
+    assert any(m.startswith("warm start: the network (its classes matched by name") for m in infos)
     assert len(other.classes) == 2 and stages(cache) == ["preprocess", "warm"]
     back, *_ = train(scene, scene.training, tmp_path / "back", cache, **warm)  # the entry holds two classes now
-    assert back.metadata["training"]["cache"]["warm"] == "encoder"
+    assert back.metadata["training"]["cache"]["warm"] == "matched"
     # Another setting is another entry: a cold start.
     colder, *_ = train(scene, scene.training, tmp_path / "colder", cache, **{**warm, "seed": 3})
     assert colder.metadata["training"]["cache"]["warm"] == "miss" and stages(cache).count("warm") == 2
@@ -133,3 +135,30 @@ def test_the_cli_warm_starts_the_second_run(scene, tmp_path):
     a, b = (read_metadata(tmp_path / f"{n}.safetensors") for n in "ab")
     assert a["training"]["cache"]["warm"] == "miss" and b["training"]["cache"]["warm"] == "hit"
     assert a["config"]["warm_start"] and a["config"]["budget"] == "data"
+
+
+def test_a_changed_class_list_keeps_each_class_row_by_name():
+    import numpy as np
+    import torch
+
+    from contrastdm.model.network import ContrastDMNet
+    from contrastdm.training.warm import match_classes
+
+    settings = dict(feature_dim=8, head_hidden=4, diffusion_hidden=6, diffusion_blocks=1, patch_size=5)
+    torch.manual_seed(0)
+    before = ContrastDMNet(4, 3, settings)
+    arrays = {k: v.numpy().copy() for k, v in before.state_dict().items()}
+    torch.manual_seed(1)
+    after = ContrastDMNet(4, 3, settings)  # "corn" removed, "water" added, "wheat" moved to the front
+    fresh = {k: v.clone() for k, v in after.state_dict().items()}
+    matched = match_classes(after, arrays, ["corn", "soy", "wheat"], ["wheat", "soy", "water"])
+    head, label = "head.net.4.weight", "diffusion.denoiser.label.weight"
+    assert np.array_equal(matched[head][0], arrays[head][2]) and np.array_equal(matched[head][1], arrays[head][1])
+    assert np.array_equal(matched[head][2], fresh[head][2].numpy())  # the new class starts afresh
+    assert np.array_equal(matched[label][3], arrays[label][3])  # the null class's row
+    assert np.array_equal(matched["encoder.project.weight"], arrays["encoder.project.weight"])
+    # Another number of classes, and a network of another shape.
+    four = ContrastDMNet(4, 4, settings)
+    assert match_classes(four, arrays, ["corn", "soy", "wheat"], ["a", "corn", "soy", "wheat"])[head].shape == (4, 4)
+    wider = ContrastDMNet(4, 3, {**settings, "head_hidden": 5})
+    assert match_classes(wider, arrays, ["corn", "soy", "wheat"], ["corn", "soy", "wheat"]) is None
