@@ -275,96 +275,117 @@ def _metrics_line(metrics: dict | None) -> str:
 
 
 def _execute(args, feedback) -> dict:
-    """Run one command; returns the result event (printed as JSON or as text). One short branch per command,
-    each a call into the engine's job functions."""
-    if args.command == "train":
-        from .train import train
+    """Run one command; returns the result event (printed as JSON or as text)."""
+    if args.command not in COMMANDS:
+        raise ContrastDMError(f"unknown command {args.command}")
+    return COMMANDS[args.command](args, feedback)
 
-        result = train(args.raster, args.vector, args.class_field, args.model, report=args.report,
-                       feedback=feedback, **_train_kwargs(args))
-        return {"outputs": {"model": result.model_path, "report": result.report_path},
-                "metrics": {"validation": result.validation}, "seconds": round(result.seconds, 1),
-                "device": result.device}
-    if args.command == "classify" and (args.raster_list or args.output_dir):
+
+# One short function per command, each a call into the engine's job functions; torch is imported only by the
+# commands that need it.
+def _train_command(args, feedback) -> dict:
+    from .train import train
+
+    result = train(args.raster, args.vector, args.class_field, args.model, report=args.report,
+                   feedback=feedback, **_train_kwargs(args))
+    return {"outputs": {"model": result.model_path, "report": result.report_path},
+            "metrics": {"validation": result.validation}, "seconds": round(result.seconds, 1),
+            "device": result.device}
+
+
+def _classify_command(args, feedback) -> dict:
+    if args.raster_list or args.output_dir:
         return _classify_list(args, feedback)
-    if args.command == "classify":
-        from .classify import classify
+    from .classify import classify
 
-        if not (args.raster and args.output):
-            raise InputError("classify needs --raster and --output (or --raster-list and --output-dir)")
-        result = classify(args.raster, args.model, args.output, confidence=args.confidence,
-                          probabilities=args.probabilities, tile_size=args.tile_size, device=args.device,
-                          smoothing_radius=args.smoothing_radius, cog=args.cog, feedback=feedback)
-        return {"outputs": {"map": result.map_path, "confidence": result.confidence_path,
-                            "probabilities": result.probabilities_path},
-                "metrics": {"pixels": result.pixels, "pixels_per_second": round(result.pixels_per_second),
-                            "pixels_per_class": result.class_counts},
-                "seconds": round(result.seconds, 2), "device": result.device}
-    if args.command == "evaluate":
-        from .evaluate import evaluate
-
-        metrics = evaluate(args.map, args.vector, args.class_field, args.report, feedback=feedback)
-        return {"outputs": {"report": args.report}, "metrics": metrics}
-    if args.command == "run":
-        from .pipeline import run
-
-        result = run(args.raster, args.vector, args.class_field, args.model, args.output,
-                     confidence=args.confidence, probabilities=args.probabilities, test_vector=args.test_vector,
-                     test_class_field=args.test_class_field, report=args.report, tile_size=args.tile_size,
-                     cog=args.cog, feedback=feedback, **_train_kwargs(args))
-        c = result.classification
-        return {"outputs": {"model": result.training.model_path, "map": c.map_path, "confidence": c.confidence_path,
-                            "probabilities": c.probabilities_path, "report": result.report_path},
-                "metrics": result.metrics or {}, "seconds": round(result.seconds, 1), "device": c.device,
-                "train_seconds": round(result.training.seconds, 1), "classify_seconds": round(c.seconds, 2)}
-    if args.command == "prepare":
-        from .prepare import prepare
-
-        result = prepare(args.raster, pca_components=args.pca_components or None, reduction=args.reduction,
-                         bands=args.bands, drop_bands=args.drop_bands, seed=args.seed, cache=_cache_arg(args),
-                         feedback=feedback)
-        return {"outputs": {"cache_entry": result.entry},
-                "metrics": {"cache": result.status, "bands": result.bands, "kept_bands": result.kept_bands,
-                            "features": result.features},
-                "cache_dir": result.cache_dir, "seconds": round(result.seconds, 2)}
-    if args.command == "cache":
-        return _cache_command(args)
-    if args.command == "suggest":
-        from .suggest import suggest_sites
-
-        result = suggest_sites(args.raster, args.model, args.output, count=args.count, min_distance=args.min_distance,
-                               tile_size=args.tile_size, smoothing_radius=args.smoothing_radius, device=args.device,
-                               feedback=feedback, **({} if args.area_radius is None else
-                                                     {"area_radius": args.area_radius}))
-        return {"outputs": {"sites": result.path},
-                "metrics": {"sites": result.sites, "min_distance": result.min_distance,
-                            "sites_per_class": result.sites_per_class},
-                "classes": result.classes, "seconds": round(result.seconds, 2), "device": result.device}
-    if args.command == "import":
-        from .io.products import convert
-
-        feedback.progress("import", 0.0, f"reading {args.product}")
-        output = convert(args.product, args.output)
-        feedback.progress("import", 1.0, str(output))
-        return {"outputs": {"raster": str(output)}}
-    if args.command == "info":
-        from .bundle import read_metadata
-
-        return {"metadata": read_metadata(args.model)}
-    if args.command == "doctor":
-        from .device import environment
-
-        return {"environment": environment()}
-    if args.command == "dataset":
-        from .datasets import prepare_indian_pines
-
-        paths = prepare_indian_pines(args.output_dir, source=args.source, patch_size=args.patch_size,
-                                     seed=args.seed, feedback=feedback)
-        return {"outputs": {k: str(v) for k, v in paths.items()}}
-    raise ContrastDMError(f"unknown command {args.command}")
+    if not (args.raster and args.output):
+        raise InputError("classify needs --raster and --output (or --raster-list and --output-dir)")
+    result = classify(args.raster, args.model, args.output, confidence=args.confidence,
+                      probabilities=args.probabilities, tile_size=args.tile_size, device=args.device,
+                      smoothing_radius=args.smoothing_radius, cog=args.cog, feedback=feedback)
+    return {"outputs": {"map": result.map_path, "confidence": result.confidence_path,
+                        "probabilities": result.probabilities_path},
+            "metrics": {"pixels": result.pixels, "pixels_per_second": round(result.pixels_per_second),
+                        "pixels_per_class": result.class_counts},
+            "seconds": round(result.seconds, 2), "device": result.device}
 
 
-def _cache_command(args) -> dict:
+def _evaluate_command(args, feedback) -> dict:
+    from .evaluate import evaluate
+
+    metrics = evaluate(args.map, args.vector, args.class_field, args.report, feedback=feedback)
+    return {"outputs": {"report": args.report}, "metrics": metrics}
+
+
+def _run_command(args, feedback) -> dict:
+    from .pipeline import run
+
+    result = run(args.raster, args.vector, args.class_field, args.model, args.output,
+                 confidence=args.confidence, probabilities=args.probabilities, test_vector=args.test_vector,
+                 test_class_field=args.test_class_field, report=args.report, tile_size=args.tile_size,
+                 cog=args.cog, feedback=feedback, **_train_kwargs(args))
+    c = result.classification
+    return {"outputs": {"model": result.training.model_path, "map": c.map_path, "confidence": c.confidence_path,
+                        "probabilities": c.probabilities_path, "report": result.report_path},
+            "metrics": result.metrics or {}, "seconds": round(result.seconds, 1), "device": c.device,
+            "train_seconds": round(result.training.seconds, 1), "classify_seconds": round(c.seconds, 2)}
+
+
+def _prepare_command(args, feedback) -> dict:
+    from .prepare import prepare
+
+    result = prepare(args.raster, pca_components=args.pca_components or None, reduction=args.reduction,
+                     bands=args.bands, drop_bands=args.drop_bands, seed=args.seed, cache=_cache_arg(args),
+                     feedback=feedback)
+    return {"outputs": {"cache_entry": result.entry},
+            "metrics": {"cache": result.status, "bands": result.bands, "kept_bands": result.kept_bands,
+                        "features": result.features},
+            "cache_dir": result.cache_dir, "seconds": round(result.seconds, 2)}
+
+
+def _suggest_command(args, feedback) -> dict:
+    from .suggest import suggest_sites
+
+    result = suggest_sites(args.raster, args.model, args.output, count=args.count, min_distance=args.min_distance,
+                           tile_size=args.tile_size, smoothing_radius=args.smoothing_radius, device=args.device,
+                           feedback=feedback, **({} if args.area_radius is None else
+                                                 {"area_radius": args.area_radius}))
+    return {"outputs": {"sites": result.path},
+            "metrics": {"sites": result.sites, "min_distance": result.min_distance,
+                        "sites_per_class": result.sites_per_class},
+            "classes": result.classes, "seconds": round(result.seconds, 2), "device": result.device}
+
+
+def _import_command(args, feedback) -> dict:
+    from .io.products import convert
+
+    feedback.progress("import", 0.0, f"reading {args.product}")
+    output = convert(args.product, args.output)
+    feedback.progress("import", 1.0, str(output))
+    return {"outputs": {"raster": str(output)}}
+
+
+def _info_command(args, feedback) -> dict:
+    from .bundle import read_metadata
+
+    return {"metadata": read_metadata(args.model)}
+
+
+def _doctor_command(args, feedback) -> dict:
+    from .device import environment
+
+    return {"environment": environment()}
+
+
+def _dataset_command(args, feedback) -> dict:
+    from .datasets import prepare_indian_pines
+
+    paths = prepare_indian_pines(args.output_dir, source=args.source, patch_size=args.patch_size,
+                                 seed=args.seed, feedback=feedback)
+    return {"outputs": {k: str(v) for k, v in paths.items()}}
+
+
+def _cache_command(args, feedback=None) -> dict:
     from .prepare import open_cache
 
     store = open_cache(_cache_arg(args))
@@ -432,6 +453,12 @@ def _classify_list(args, feedback) -> dict:
                         "pixels_per_second": round(result.pixels / max(result.seconds, 1e-9)),
                         "maps": result.outputs},
             "seconds": round(result.seconds, 2), "device": result.device}
+
+
+COMMANDS = {"train": _train_command, "classify": _classify_command, "evaluate": _evaluate_command,
+            "run": _run_command, "prepare": _prepare_command, "cache": _cache_command, "suggest": _suggest_command,
+            "import": _import_command, "info": _info_command, "doctor": _doctor_command,
+            "dataset": _dataset_command}
 
 
 def _install_signal_handlers(feedback) -> None:

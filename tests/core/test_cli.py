@@ -172,3 +172,12 @@ def test_classify_options_for_one_raster_or_a_list_are_checked_in_one_line(tmp_p
     done = cli("classify", "--model", "m.safetensors", *args, cwd=tmp_path)
     assert done.returncode == 1 and message in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "maps").exists()
+
+
+def test_every_declared_command_has_its_function():
+    import argparse
+
+    from contrastdm.cli import COMMANDS, build_parser
+
+    subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert sorted(subparsers.choices) == sorted(COMMANDS)
