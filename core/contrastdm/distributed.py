@@ -11,6 +11,7 @@ outputs. A process started without torchrun is world size 1, and every function 
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from dataclasses import dataclass
 
@@ -65,7 +66,11 @@ def setup(device: torch.device) -> torch.device:
 
 
 def teardown() -> None:
+    """Leave the process group. Modules and autograd graphs that took part in collectives (DDP wrappers, gathered
+    embeddings) go first: gloo work they still hold would otherwise be destroyed during interpreter shutdown,
+    and the process aborts ("terminate called without an active exception") after its job is done."""
     if dist.is_available() and dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 

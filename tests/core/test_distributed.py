@@ -18,20 +18,26 @@ GRADIENTS = """
 import sys, torch
 from contrastdm import distributed
 from contrastdm.model.contrastive import nt_xent_loss
+
+
+def main():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 4)
+    x = torch.randn(2, 8, 6)  # two views of a global batch of 8
+    model_ddp = distributed.parallel(model, torch.device("cpu"))
+    local = [distributed.shard(v) for v in x]
+    z1, z2 = (model_ddp(v) for v in local)
+    loss = nt_xent_loss(distributed.gather(z1), distributed.gather(z2), 0.5)
+    loss.backward()
+    if distributed.current().is_main:
+        torch.save({"loss": loss.detach(), "grad": model.weight.grad, "world": distributed.current().world_size},
+                   sys.argv[1])
+
+
 distributed.setup(torch.device("cpu"))
-torch.manual_seed(0)
-model = torch.nn.Linear(6, 4)
-x = torch.randn(2, 8, 6)  # two views of a global batch of 8
-model_ddp = distributed.parallel(model, torch.device("cpu"))
-local = [distributed.shard(v) for v in x]
-z1, z2 = (model_ddp(v) for v in local)
-loss = nt_xent_loss(distributed.gather(z1), distributed.gather(z2), 0.5)
-loss.backward()
-if distributed.current().is_main:
-    torch.save({"loss": loss.detach(), "grad": model.weight.grad, "world": distributed.current().world_size},
-               sys.argv[1])
+main()
 distributed.barrier()  # both ranks done before the group goes: gloo can abort a rank torn down mid-exchange
-distributed.teardown()
+distributed.teardown()  # as the engine's entry point leaves the group
 """
 
 

@@ -127,20 +127,14 @@ def pretrain_contrastive(
                 raise Cancelled()
             xb = unlabeled[distributed.shard(perm[i * bs:(i + 1) * bs])].to(device, non_blocking=True)
             views = [augment(xb, view_generator), augment(xb, view_generator)]
+            yl = None
             if use_sup:
                 li = distributed.shard(torch.randperm(len(y_labeled), generator=generator)[:lab_bs])
-                xl = x_labeled[li].to(device)
-                yl = y_labeled[li].to(device)
+                xl, yl = x_labeled[li].to(device), y_labeled[li].to(device)
                 views += [augment(xl, view_generator), augment(xl, view_generator)]
             with amp_context(autocast):
                 z = model(torch.cat(views))
-            m = len(xb)
-            loss = nt_xent_loss(distributed.gather(z[:m]), distributed.gather(z[m: 2 * m]), temperature)
-            if use_sup:
-                half = (len(z) - 2 * m) // 2
-                zl = torch.cat([distributed.gather(z[2 * m: 2 * m + half]), distributed.gather(z[2 * m + half:])])
-                yl = distributed.gather_labels(yl)
-                loss = loss + supcon_weight * supcon_loss(zl, torch.cat([yl, yl]), temperature)
+            loss = _step_loss(z, len(xb), yl, temperature, supcon_weight)
             opt.zero_grad(set_to_none=True)
             backward_step(loss, opt, scaler)
             sched.step()
@@ -150,3 +144,16 @@ def pretrain_contrastive(
                 progress("contrastive", step / max(total, 1), f"epoch {epoch + 1}/{epochs}")
         history.append(float(running) / steps_per_epoch)
     return history
+
+
+def _step_loss(z: torch.Tensor, m: int, yl: Optional[torch.Tensor], temperature: float,
+               supcon_weight: float) -> torch.Tensor:
+    """NT-Xent over the two views of the ``m`` unlabelled patches (the first 2m rows of ``z``), plus SupCon over
+    the two views of the labelled ones (the rest, labels ``yl``), with the embeddings of every rank."""
+    loss = nt_xent_loss(distributed.gather(z[:m]), distributed.gather(z[m: 2 * m]), temperature)
+    if yl is not None:
+        half = (len(z) - 2 * m) // 2
+        zl = torch.cat([distributed.gather(z[2 * m: 2 * m + half]), distributed.gather(z[2 * m + half:])])
+        yl = distributed.gather_labels(yl)
+        loss = loss + supcon_weight * supcon_loss(zl, torch.cat([yl, yl]), temperature)
+    return loss
