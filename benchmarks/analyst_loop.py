@@ -168,17 +168,22 @@ def read_log(log: Path) -> list[dict]:
     return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
 
 
+def add_training_options(parser: argparse.ArgumentParser) -> None:
+    """--threads, --preset, --train-option and --output-dir, shared by the scripts that time training runs."""
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--preset", default="balanced")
+    parser.add_argument("--train-option", action="append", default=[], metavar="NAME=VALUE",
+                        help="a learner setting for every training (repeatable), e.g. finetune_epochs=10")
+    parser.add_argument("--output-dir", default=str(ROOT / "benchmarks" / "loop"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sites", type=int, default=10)
     parser.add_argument("--strategies", nargs="+", choices=list(STRATEGIES), default=["suggested", "random"])
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--preset", default="balanced")
-    parser.add_argument("--train-option", action="append", default=[], metavar="NAME=VALUE",
-                        help="a learner setting for every training (repeatable), e.g. finetune_epochs=10")
-    parser.add_argument("--output-dir", default=str(ROOT / "benchmarks" / "loop"))
+    add_training_options(parser)
     args = parser.parse_args()
     from contrastdm.datasets import load_indian_pines
 
