@@ -11,11 +11,12 @@ import time
 
 from qgis.core import QgsProcessingFeedback
 
-STAGE_ORDER = ["read", "preprocess", "contrastive", "finetune", "diffusion", "spectral", "save", "classify",
+STAGE_ORDER = ["read", "preprocess", "patch", "contrastive", "finetune", "diffusion", "spectral", "save", "classify",
                "evaluate", "suggest"]
 STAGE_LABELS = {
     "read": "Reading the data",
     "preprocess": "Preprocessing",
+    "patch": "Choosing the patch size",
     "contrastive": "Contrastive pre-training",
     "diffusion": "Training the feature diffusion model",
     "finetune": "Fine-tuning the classifier",
@@ -27,10 +28,10 @@ STAGE_LABELS = {
 }
 # Relative share of each stage in a command's run time (stages a command skips just add nothing).
 STAGE_WEIGHTS = {
-    "train": {"read": 3, "preprocess": 4, "contrastive": 37, "diffusion": 20, "finetune": 25, "spectral": 3,
+    "train": {"read": 3, "preprocess": 4, "patch": 3, "contrastive": 34, "diffusion": 20, "finetune": 25, "spectral": 3,
               "save": 2, "evaluate": 6},
     "classify": {"read": 5, "preprocess": 5, "save": 2, "classify": 88},
-    "run": {"read": 3, "preprocess": 4, "contrastive": 29, "diffusion": 16, "finetune": 20, "spectral": 3,
+    "run": {"read": 3, "preprocess": 4, "patch": 3, "contrastive": 26, "diffusion": 16, "finetune": 20, "spectral": 3,
             "save": 2, "classify": 18, "evaluate": 5},
     "suggest": {"classify": 80, "suggest": 20},
     "prepare": {"read": 5, "preprocess": 95},

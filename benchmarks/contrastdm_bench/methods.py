@@ -287,7 +287,8 @@ class Learner(Method):
                 "history_lengths": {k: len(v) for k, v in result.history.items()},
                 "val_oa_curve": [round(v, 4) for v in result.history.get("val_oa", [])],
                 "spectral_gate": training["spectral_member"], "pixels_per_class": training["pixels_per_class"],
-                "held_out_choice": training.get("held_out_choice"), "fit_seconds": round(result.seconds, 2),
+                "held_out_choice": training.get("held_out_choice"), "patch_choice": training.get("patch_choice"),
+                "fit_seconds": round(result.seconds, 2),
                 "reduction": result.model.metadata.get("reduction")}
 
     def _classify(self, task, model=None, **options) -> np.ndarray:
@@ -427,6 +428,10 @@ METHODS = {
                                   "held-out polygons (the member as the neighbour rule sets it)",
                                   lambda base: {"validation_split": "polygons", "choose_on_held_out": True,
                                                 "held_out_settings": "radius"}),
+    "cdm-patch": lambda: Learner("cdm-patch", "cdm-choice, with the patch size chosen too (5, 7 or 11, by short "
+                                 "supervised probes on the held-out polygons: choose_patch_size)",
+                                 lambda base: {"validation_split": "polygons", "choose_on_held_out": True,
+                                               "choose_patch_size": True}),
     "cdm-budget": lambda: Learner("cdm-budget", "the default with schedules fitted to the data (budget='data'): "
                                   "pre-training sees each label-free patch about once, one fine-tuning run on "
                                   "every label", lambda base: {"budget": "data"}),
@@ -490,6 +495,8 @@ def stale_reason(record: dict, output_dir=None) -> Optional[str]:
         chosen += CHOSEN_ON_HELD_OUT[wanted.get("held_out_settings", "radius,weight")]
         if "spectral_member" in chosen:
             wanted.pop("spectral_member")
+    if wanted.get("choose_patch_size"):
+        chosen += ("patch_size",)
     if wanted.get("spectral_member") == "auto":
         decided = _gate_decision(record, output_dir)
         if decided is None:

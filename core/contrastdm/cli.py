@@ -37,6 +37,15 @@ def _bool_flag(parser, name: str, help_text: str) -> None:
                         default=None, help=help_text)
 
 
+def _patch_size(value: str):
+    if value.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"an odd number of pixels or 'auto', not '{value}'") from None
+
+
 def _training_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--raster", required=True, help="hyperspectral raster (any GDAL format)")
     parser.add_argument("--vector", required=True, help="training polygons or points (GeoPackage, Shapefile, ...)")
@@ -50,7 +59,9 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                         help="a text file of such scenes, one path per line (# starts a comment)")
     group = parser.add_argument_group("training options (default: the preset's)")
     group.add_argument("--preset", choices=choices.PRESETS, default=choices.DEFAULT_PRESET)
-    group.add_argument("--patch-size", type=int, help="odd patch side in pixels")
+    group.add_argument("--patch-size", type=_patch_size, metavar="N|auto",
+                       help="odd patch side in pixels, or auto: 5, 7 or 11 (or the preset's), chosen by short "
+                            "probes on held-out training polygons")
     _preprocess_arguments(group)
     group.add_argument("--feature-dim", type=int)
     group.add_argument("--contrastive-epochs", type=int)
@@ -230,7 +241,8 @@ def _train_kwargs(args) -> dict:
     options = dict(validation_vector=args.validation_vector, validation_class_field=args.validation_class_field,
                 preset=args.preset, pca_components=args.pca_components or None, reduction=args.reduction,
                 bands=args.bands, drop_bands=args.drop_bands, class_colors=colors,
-                device=args.device, patch_size=args.patch_size, feature_dim=args.feature_dim,
+                device=args.device, feature_dim=args.feature_dim,
+                **({"choose_patch_size": True} if args.patch_size == "auto" else {"patch_size": args.patch_size}),
                 contrastive_epochs=args.contrastive_epochs, diffusion_steps=args.diffusion_steps,
                 finetune_epochs=args.finetune_epochs, synthetic=args.synthetic, refine=args.refine,
                 warm_start=args.warm_start, budget=args.budget,

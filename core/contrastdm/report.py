@@ -288,6 +288,25 @@ def _held_out_section(choice: dict) -> list[str]:
     return parts
 
 
+def _patch_section(choice: dict) -> list[str]:
+    """The patch size chosen on held-out polygons: each candidate's held-out OA and probe time."""
+    if choice.get("skipped"):
+        return ["<h2>Patch size</h2>", f"<p class=\"meta\">{_e(choice['patch_size'])} px, as set: the choice was "
+                f"not made ({_e(choice['skipped'])}).</p>"]
+    verdict = "chosen" if choice["changed"] else "kept (no candidate was clearly better than the configured size)"
+    rows = []
+    for c in choice["candidates"]:
+        oa = _num(c["oa"], 3)
+        oa = f"<b>{oa}</b>" if c["patch_size"] == choice["patch_size"] else oa
+        rows.append(f"<tr><th>{_e(c['patch_size'])} x {_e(c['patch_size'])}</th><td class=\"n\">{oa}</td>"
+                    f"<td class=\"n\">{_num(c['seconds'], 1)}</td></tr>")
+    return ["<h2>Patch size chosen on held-out polygons</h2>",
+            f"<p class=\"meta\">Overall accuracy on {_e(choice['held_out_pixels'])} pixels of polygons held out of "
+            f"{_e(choice['probe_epochs'])}-epoch supervised probes. Patch {_e(choice['patch_size'])} px: "
+            f"{_e(verdict)}.</p>",
+            "<table><tr><th>patch</th><th>held-out OA</th><th>probe seconds</th></tr>" + "".join(rows) + "</table>"]
+
+
 def _render(title, metrics, history, config, map_preview, classes, extra, env, created, spectra=None) -> str:
     colors = {c.id: c.color for c in classes}
     parts = [
@@ -348,9 +367,11 @@ def _render(title, metrics, history, config, map_preview, classes, extra, env, c
         if png:
             parts.append("<h2>Training curves</h2>")
             parts.append(_img(png, "training loss per stage"))
-    choice = (extra or {}).get("training", {}).get("held_out_choice")
-    if choice:
-        parts.extend(_held_out_section(choice))
+    training = (extra or {}).get("training", {})
+    if training.get("patch_choice"):
+        parts.extend(_patch_section(training["patch_choice"]))
+    if training.get("held_out_choice"):
+        parts.extend(_held_out_section(training["held_out_choice"]))
     if extra:
         parts.append("<h2>Details</h2>" + _kv_table(extra.items()))
     parts.append("<h2>Configuration</h2>" + _kv_table((config or {}).items()))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import patch_choice
 from .bundle import Model, save_model
 from .errors import InputError
 from .feedback import NullFeedback, QuietFeedback, check_cancelled
@@ -337,6 +338,22 @@ def _fit_network(raster, data: TrainingData, config, scene_cache, share: int, ot
     return fitted, choice
 
 
+def _choose_patch_size(data: TrainingData, config, skipped, device, feedback):
+    """``(config, choice)``: the patch size chosen on held-out polygons (:mod:`contrastdm.patch_choice`) in the
+    config and every patch of ``data`` cropped to it; the choice is {} when it was off, else its record."""
+    if skipped == "off":
+        return config, {}
+    if skipped is not None:
+        feedback.message(f"patch size {config.patch_size} kept: {skipped}")
+        return config, {"patch_size": int(config.patch_size), "changed": False, "skipped": skipped}
+    choice = patch_choice.choose_patch_size(data.x_train, data.y_train, data.pixels, len(data.table), config,
+                                            device, feedback)
+    size = choice["patch_size"]
+    data.x_train, data.x_val = patch_choice.centre_crop(data.x_train, size), patch_choice.centre_crop(data.x_val, size)
+    data.unlabelled = patch_choice.centre_crop(data.unlabelled, size)
+    return config.replace(patch_size=size), choice
+
+
 def _scene_modules(scene_cache, data: TrainingData, config, drawn: int, other_rasters, ranks, device):
     """``(pre-training entry, warm-start entry)`` of this scene in the cache, each None where it does not apply:
     no cache, several ranks (each would need the entry) or label-free patches from other rasters too; for
@@ -459,11 +476,15 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     scene_cache = open_cache(cache, feedback)
     settings = {"preset": preset, "pca_components": pca_components, "reduction": reduction}
     clock = StageClock(torch_device)
+    skipped = patch_choice.skipped_because(config, validation_vector, ranks)
+    read_size = max(patch_choice.candidates(config.patch_size)) if skipped is None else config.patch_size
     with clock("read"):
-        data = _read_all(raster, vector, class_field, config, unlabelled_rasters, share, feedback, scene_cache,
-                         validation_vector=validation_vector, validation_class_field=validation_class_field,
-                         pca_components=pca_components, reduction=reduction, bands=bands, drop_bands=drop_bands,
-                         max_per_class=max_per_class)
+        data = _read_all(raster, vector, class_field, config.replace(patch_size=read_size), unlabelled_rasters,
+                         share, feedback, scene_cache, validation_vector=validation_vector,
+                         validation_class_field=validation_class_field, pca_components=pca_components,
+                         reduction=reduction, bands=bands, drop_bands=drop_bands, max_per_class=max_per_class)
+    with clock("patch_choice"):
+        config, size_choice = _choose_patch_size(data, config, skipped, torch_device, feedback)
     fitted, choice = _fit_network(raster, data, config, scene_cache, share, unlabelled_rasters, torch_device,
                                   feedback)
     clock.update(fitted.stage_seconds)
@@ -479,6 +500,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
                                time.monotonic() - started, clock.rounded())
     if choice:
         metadata["training"]["held_out_choice"] = choice
+    if size_choice:
+        metadata["training"]["patch_choice"] = size_choice
     model = Model(fitted.network.to("cpu").eval(), data.preprocessor, class_infos(data.table, class_colors),
                   metadata, member_net)
     check_cancelled(feedback)

@@ -181,3 +181,16 @@ def test_every_declared_command_has_its_function():
 
     subparsers = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
     assert sorted(subparsers.choices) == sorted(COMMANDS)
+
+
+def test_patch_size_takes_a_number_or_auto(tmp_path, capsys):
+    from contrastdm.cli import _train_kwargs, build_parser
+
+    base = ["train", "--raster", "r.tif", "--vector", "v.gpkg", "--class-field", "c", "--model", "m.safetensors"]
+    parser = build_parser()
+    auto = _train_kwargs(parser.parse_args(base + ["--patch-size", "auto"]))
+    assert auto["choose_patch_size"] is True and "patch_size" not in auto
+    assert _train_kwargs(parser.parse_args(base + ["--patch-size", "9"]))["patch_size"] == 9
+    with pytest.raises(SystemExit):
+        parser.parse_args(base + ["--patch-size", "wide"])
+    assert "an odd number of pixels or 'auto', not 'wide'" in capsys.readouterr().err

@@ -166,7 +166,7 @@ def test_progress_mapper_weights_stages_and_never_goes_back():
     mapper = ProgressMapper("train")
     total = sum(engine_protocol.STAGE_WEIGHTS["train"].values())
     assert mapper.update("read", 0.0) == 0.0
-    before_contrastive = 100 * (3 + 4) / total
+    before_contrastive = 100 * (3 + 4 + 3) / total  # read, preprocess and the patch choice (skipped: over)
     assert mapper.update("contrastive", 0.0) == pytest.approx(before_contrastive)
     half = 100 * engine_protocol.STAGE_WEIGHTS["train"]["contrastive"] / 2 / total
     assert mapper.update("contrastive", 0.5) == pytest.approx(before_contrastive + half)
@@ -185,9 +185,10 @@ def test_progress_mapper_takes_training_stages_in_either_order():
                                                 "spectral") for f in (0.0, 0.5, 1.0)]
     assert seen == sorted(seen) and seen[-1] == pytest.approx(100 * (total - weights["save"] - weights["evaluate"]) / total)
     # finetune half done: read, preprocess and contrastive over; diffusion still to come
-    assert seen[10] == pytest.approx(100 * (3 + 4 + weights["contrastive"] + weights["finetune"] / 2) / total)
+    over = 3 + 4 + weights["patch"]  # read, preprocess and the patch choice (skipped)
+    assert seen[10] == pytest.approx(100 * (over + weights["contrastive"] + weights["finetune"] / 2) / total)
     supervised = ProgressMapper("train")  # contrastive and diffusion skipped: counted once training is over
-    assert supervised.update("finetune", 1.0) == pytest.approx(100 * (3 + 4 + weights["finetune"]) / total)
+    assert supervised.update("finetune", 1.0) == pytest.approx(100 * (over + weights["finetune"]) / total)
     assert supervised.update("save", 0.0) == pytest.approx(100 * (total - weights["save"] - weights["evaluate"]) / total)
 
 
@@ -209,8 +210,8 @@ def test_handler_maps_lines_to_feedback():
     assert feedback.kinds("console") == ["not json at all"]
     assert feedback.kinds("text") == ["Reading the data: reading",
                                       "Contrastive pre-training: epoch 1/2, about 32 s left"]
-    # read 0% -> 0 (no change, no signal); contrastive half done -> (read 3 + preprocess 4 + 29 / 2) %
-    assert feedback.kinds("progress") == [pytest.approx(21.5)]
+    # read 0% -> 0 (no change, no signal); contrastive half done -> (read 3 + preprocess 4 + patch 3 + 26 / 2) %
+    assert feedback.kinds("progress") == [pytest.approx(23.0)]
     assert handler.result["outputs"] == {"map": "m.tif"}
     assert handler.error is None and handler.progress_events == 2
 

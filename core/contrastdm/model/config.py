@@ -108,6 +108,9 @@ class LearnerConfig:
     # polygons than most of the scene does.
     choose_on_held_out: bool = False
     held_out_settings: str = "radius,weight"  # what it chooses: "radius,weight", or "radius" (member by the rule)
+    # Choose the patch size among 5, 7, 11 and patch_size by short supervised probes scored on held-out polygons
+    # (``contrastdm.patch_choice``); patch_size is kept where they do not clearly disagree.
+    choose_patch_size: bool = False
     # After model selection on a carved validation slice, train again on every labelled sample for the
     # selected number of epochs (the slice is ~20% of the labels: too many to leave out when labels are scarce).
     refit_all: bool = True
@@ -173,6 +176,9 @@ class LearnerConfig:
         if self.warm_start and self.choose_on_held_out:
             raise InputError("warm_start trains on every label at once: it cannot choose settings on held-out "
                              "polygons (choose_on_held_out)")
+        if self.warm_start and self.choose_patch_size:
+            raise InputError("warm_start keeps the patch size of the network it starts from: it cannot choose one "
+                             "(choose_patch_size)")
         if self.choose_on_held_out and self.validation_split != "polygons":
             raise InputError("choose_on_held_out needs validation_split='polygons' (held-out polygons to choose on)")
         if self.diffusion_schedule not in DIFFUSION_SCHEDULES:
