@@ -428,10 +428,9 @@ METHODS = {
                                   "held-out polygons (the member as the neighbour rule sets it)",
                                   lambda base: {"validation_split": "polygons", "choose_on_held_out": True,
                                                 "held_out_settings": "radius"}),
-    "cdm-patch": lambda: Learner("cdm-patch", "cdm-choice, with the patch size chosen too (5, 7 or 11, by short "
-                                 "supervised probes on the held-out polygons: choose_patch_size)",
-                                 lambda base: {"validation_split": "polygons", "choose_on_held_out": True,
-                                               "choose_patch_size": True}),
+    "cdm-patch": lambda: Learner("cdm-patch", "the default with its patch size chosen (5, 7 or 11, by short "
+                                 "supervised probes on held-out polygons: choose_patch_size)",
+                                 lambda base: {"choose_patch_size": True}),
     "cdm-budget": lambda: Learner("cdm-budget", "the default with schedules fitted to the data (budget='data'): "
                                   "pre-training sees each label-free patch about once, one fine-tuning run on "
                                   "every label", lambda base: {"budget": "data"}),
