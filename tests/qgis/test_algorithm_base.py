@@ -189,6 +189,10 @@ def test_training_arguments(plugin_scene, project):
     assert "--warm-start" not in defaults
     warm = alg.training_arguments(train_parameters(plugin_scene, WARM_START=True), context, QgsProcessingFeedback())
     assert "--warm-start" in warm
+    chosen = alg.training_arguments(train_parameters(plugin_scene, CHOOSE_PATCH_SIZE=True, PATCH_SIZE=9), context,
+                                    QgsProcessingFeedback())
+    assert chosen[chosen.index("--patch-size") + 1] == "auto" and chosen.count("--patch-size") == 1
+    assert "--set=patch_size=9" in chosen
     off = alg.training_arguments(train_parameters(plugin_scene, SPECTRAL_MEMBER="off"), context,
                                  QgsProcessingFeedback())
     assert off[off.index("--spectral-member") + 1] == "off"

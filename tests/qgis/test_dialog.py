@@ -67,8 +67,12 @@ def test_pickers_preview_and_defaults(dialog, scene):
     assert parameters["CLASS_FIELD"] == "class_name" and parameters["DEVICE"] == "auto"
     assert "VALIDATION_VECTOR" not in parameters and all(parameters[n] == 0 for n in dialog.number_widgets)
     assert parameters["WARM_START"] is False
+    assert parameters["CHOOSE_PATCH_SIZE"] is False and dialog.patch_check.isEnabled()
     dialog.warm_check.setChecked(True)
-    assert dialog.parameters()["WARM_START"] is True
+    assert dialog.parameters()["WARM_START"] is True and not dialog.patch_check.isEnabled()
+    dialog.warm_check.setChecked(False)
+    dialog.patch_check.setChecked(True)
+    assert dialog.parameters()["CHOOSE_PATCH_SIZE"] is True and not dialog.warm_check.isEnabled()
     dialog.field_combo.setField("class_id")
     assert dialog.preview.item(0, 0).text() == "1" and dialog.preview.rowCount() == 3
 
