@@ -387,6 +387,11 @@ def _default(base):
     return {}
 
 
+def _pretraining(factor: int):
+    """``factor`` times the default's contrastive pre-training epochs."""
+    return lambda base: {"contrastive_epochs": factor * base.contrastive_epochs}
+
+
 def _preset(name: str):
     """The settings in which preset ``name`` differs from the default one."""
     def overrides(base):
@@ -431,6 +436,10 @@ METHODS = {
     "cdm-patch": lambda: Learner("cdm-patch", "the default with its patch size chosen (5, 7 or 11, by short "
                                  "supervised probes on held-out polygons: choose_patch_size)",
                                  lambda base: {"choose_patch_size": True}),
+    "cdm-pre4x": lambda: Learner("cdm-pre4x", "the default with 4 x its contrastive pre-training (epochs x 4): "
+                                 "the budget a scene cache pays once", _pretraining(4)),
+    "cdm-pre16x": lambda: Learner("cdm-pre16x", "the default with 16 x its contrastive pre-training (epochs x 16)",
+                                  _pretraining(16)),
     "cdm-budget": lambda: Learner("cdm-budget", "the default with schedules fitted to the data (budget='data'): "
                                   "pre-training sees each label-free patch about once, one fine-tuning run on "
                                   "every label", lambda base: {"budget": "data"}),
