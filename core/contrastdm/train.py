@@ -338,6 +338,20 @@ def _fit_network(raster, data: TrainingData, config, scene_cache, share: int, ot
     return fitted, choice
 
 
+def _read_at_chosen_size(raster, vector, class_field, config, unlabelled_rasters, share, feedback, scene_cache, clock,
+                         device, ranks, **options):
+    """``(data, config, patch choice)``: the training data, read at the largest candidate patch size when the size
+    is chosen on held-out polygons and cropped to the choice, else read at the configured size."""
+    skipped = patch_choice.skipped_because(config, options.get("validation_vector"), ranks)
+    read_size = max(patch_choice.candidates(config.patch_size)) if skipped is None else config.patch_size
+    with clock("read"):
+        data = _read_all(raster, vector, class_field, config.replace(patch_size=read_size), unlabelled_rasters,
+                         share, feedback, scene_cache, **options)
+    with clock("patch_choice"):
+        config, choice = _choose_patch_size(data, config, skipped, device, feedback)
+    return data, config, choice
+
+
 def _choose_patch_size(data: TrainingData, config, skipped, device, feedback):
     """``(config, choice)``: the patch size chosen on held-out polygons (:mod:`contrastdm.patch_choice`) in the
     config and every patch of ``data`` cropped to it; the choice is {} when it was off, else its record."""
@@ -476,15 +490,11 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     scene_cache = open_cache(cache, feedback)
     settings = {"preset": preset, "pca_components": pca_components, "reduction": reduction}
     clock = StageClock(torch_device)
-    skipped = patch_choice.skipped_because(config, validation_vector, ranks)
-    read_size = max(patch_choice.candidates(config.patch_size)) if skipped is None else config.patch_size
-    with clock("read"):
-        data = _read_all(raster, vector, class_field, config.replace(patch_size=read_size), unlabelled_rasters,
-                         share, feedback, scene_cache, validation_vector=validation_vector,
-                         validation_class_field=validation_class_field, pca_components=pca_components,
-                         reduction=reduction, bands=bands, drop_bands=drop_bands, max_per_class=max_per_class)
-    with clock("patch_choice"):
-        config, size_choice = _choose_patch_size(data, config, skipped, torch_device, feedback)
+    data, config, size_choice = _read_at_chosen_size(
+        raster, vector, class_field, config, unlabelled_rasters, share, feedback, scene_cache, clock, torch_device,
+        ranks, validation_vector=validation_vector, validation_class_field=validation_class_field,
+        pca_components=pca_components, reduction=reduction, bands=bands, drop_bands=drop_bands,
+        max_per_class=max_per_class)
     fitted, choice = _fit_network(raster, data, config, scene_cache, share, unlabelled_rasters, torch_device,
                                   feedback)
     clock.update(fitted.stage_seconds)
@@ -498,10 +508,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
                **({"ranks": ranks.world_size} if ranks.active else {})}
     metadata = _model_metadata(data, config, fitted, sources, settings, describe_device(torch_device),
                                time.monotonic() - started, clock.rounded())
-    if choice:
-        metadata["training"]["held_out_choice"] = choice
-    if size_choice:
-        metadata["training"]["patch_choice"] = size_choice
+    metadata["training"].update({k: v for k, v in (("held_out_choice", choice), ("patch_choice", size_choice)) if v})
     model = Model(fitted.network.to("cpu").eval(), data.preprocessor, class_infos(data.table, class_colors),
                   metadata, member_net)
     check_cancelled(feedback)
