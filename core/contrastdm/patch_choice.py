@@ -26,6 +26,7 @@ from .heldout import MARGIN
 
 PATCH_SIZES = (5, 7, 11)
 PROBE_EPOCHS = 20
+PROBE_PIXELS = 1000  # per class and side of the split: bounds the probes' cost where polygons are large
 
 
 def candidates(configured: int) -> tuple[int, ...]:
@@ -72,6 +73,14 @@ def score(x, y, n_classes: int, split, config, size: int, device, is_cancelled) 
     return correct, time.monotonic() - started
 
 
+def thin_per_class(index: np.ndarray, labels: np.ndarray, limit: int, seed: int) -> np.ndarray:
+    """``index`` with at most ``limit`` entries of each class (``labels[index]``), drawn at random, sorted."""
+    rng = np.random.default_rng(seed)
+    kept = [members if members.size <= limit else rng.choice(members, limit, replace=False)
+            for members in (index[labels[index] == k] for k in np.unique(labels[index]))]
+    return np.sort(np.concatenate(kept)) if kept else index
+
+
 def choose(correct: dict, configured: int, n: int) -> tuple[int, bool]:
     """(size, changed): the size with the most correct held-out pixels when it beats ``configured`` by the
     margin; ties go to the configured size, then the smaller one (cheaper to train and to apply)."""
@@ -91,6 +100,8 @@ def choose_patch_size(x, y, pixels, n_classes: int, config, device, feedback) ->
     if held.size == 0 or np.unique(y[training]).size < n_classes:
         return {"patch_size": int(config.patch_size), "changed": False,
                 "skipped": "no polygon of every class could be held out"}
+    training = thin_per_class(training, y, PROBE_PIXELS, config.seed)
+    held = thin_per_class(held, y, PROBE_PIXELS, config.seed + 1)
     correct, seconds = {}, {}
     for i, size in enumerate(sizes):
         feedback.progress("patch", i / len(sizes), f"trying a {size} x {size} px patch on held-out polygons")

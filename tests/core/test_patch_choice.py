@@ -8,7 +8,7 @@ import contrastdm
 from contrastdm.bundle import load_model
 from contrastdm.errors import InputError
 from contrastdm.io.raster import describe, open_raster
-from contrastdm.patch_choice import candidates, centre_crop, choose
+from contrastdm.patch_choice import candidates, centre_crop, choose, thin_per_class
 from contrastdm.preprocess import fit_preprocessor, sample_pixels
 from contrastdm.sampling import extract_patches
 
@@ -21,6 +21,15 @@ def test_the_configured_size_stays_unless_a_candidate_wins_clearly():
     assert choose({5: 310, 7: 310, 11: 300}, 11, n) == (5, True)  # a tie goes to the smaller size
     assert choose({5: 310, 7: 300, 11: 310}, 11, n) == (11, False)  # and never away from the configured one
     assert choose({5: 290, 7: 300, 11: 320}, 5, n) == (11, True)
+
+
+def test_probes_see_at_most_a_bounded_number_of_pixels_per_class():
+    labels = np.repeat([0, 1, 2], [50, 5, 20])
+    index = np.arange(3, 75)  # the first three pixels of class 0 are not in this side of the split
+    thinned = thin_per_class(index, labels, 10, seed=0)
+    assert np.all(np.diff(thinned) > 0) and set(thinned) <= set(index)
+    assert np.bincount(labels[thinned]).tolist() == [10, 5, 10]
+    assert np.array_equal(thin_per_class(index, labels, 100, seed=0), index)
 
 
 def test_a_centre_crop_is_the_patch_read_at_that_size(tmp_path):
