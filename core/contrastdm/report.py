@@ -301,8 +301,9 @@ def _patch_section(choice: dict) -> list[str]:
         rows.append(f"<tr><th>{_e(c['patch_size'])} x {_e(c['patch_size'])}</th><td class=\"n\">{oa}</td>"
                     f"<td class=\"n\">{_num(c['seconds'], 1)}</td></tr>")
     return ["<h2>Patch size chosen on held-out polygons</h2>",
-            f"<p class=\"meta\">Overall accuracy on {_e(choice['held_out_pixels'])} pixels of polygons held out of "
-            f"{_e(choice['probe_epochs'])}-epoch supervised probes. Patch {_e(choice['patch_size'])} px: "
+            f"<p class=\"meta\">Overall accuracy of {_e(choice['probe_epochs'])}-epoch supervised probes on "
+            f"{_e(choice['held_out_pixels'])} pixels of polygons held out of them ({_e(choice.get('splits', 1))} "
+            f"grouped splits). Patch {_e(choice['patch_size'])} px: "
             f"{_e(verdict)}.</p>",
             "<table><tr><th>patch</th><th>held-out OA</th><th>probe seconds</th></tr>" + "".join(rows) + "</table>"]
 

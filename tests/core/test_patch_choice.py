@@ -63,6 +63,7 @@ def test_training_chooses_the_patch_size_and_trains_at_it(polygons_scene, tmp_pa
     assert [c["patch_size"] for c in choice["candidates"]] == [5, 7, 11]
     assert all(0.0 <= c["oa"] <= 1.0 and c["seconds"] > 0 for c in choice["candidates"])
     assert choice["configured"] == 7 and choice["held_out_pixels"] > 0 and choice["probe_epochs"] == 4
+    assert choice["splits"] == 3
     assert model.patch_size == choice["patch_size"] == model.metadata["config"]["patch_size"]
     assert choice["changed"] == (choice["patch_size"] != 7)
     assert "Patch size chosen on held-out polygons" in report.read_text()
@@ -81,3 +82,26 @@ def test_no_choice_with_a_validation_vector_or_a_warm_start(polygons_scene, tmp_
         contrastdm.train(scene.raster, scene.training, "class_name", tmp_path / "w.safetensors", device="cpu",
                          cache=None, **{**TINY, "choose_patch_size": True, "warm_start": True})
     assert not (tmp_path / "w.safetensors").exists()
+
+
+def test_probe_splits_hold_out_whole_polygons_differently_each_time():
+    from types import SimpleNamespace
+
+    from contrastdm.patch_choice import FOLDS, probe_splits
+    from contrastdm.train import make_config
+
+    # Six 3 x 3 polygons of each of two classes, 10 px apart.
+    rows, cols, ids, y = [], [], [], []
+    for polygon in range(12):
+        r0, c0 = 10 * (polygon // 6), 10 * (polygon % 6)
+        for r in range(r0, r0 + 3):
+            for c in range(c0, c0 + 3):
+                rows.append(r), cols.append(c), ids.append(polygon), y.append(polygon % 2)
+    pixels = SimpleNamespace(rows=np.array(rows), cols=np.array(cols), feature_ids=np.array(ids))
+    y = np.array(y)
+    splits = probe_splits(y, pixels, make_config("balanced", validation_fraction=0.3), halo=2)
+    assert len(splits) == FOLDS
+    for training, held in splits:
+        assert held.size and not set(pixels.feature_ids[training]) & set(pixels.feature_ids[held])
+        assert set(y[training]) == {0, 1}
+    assert len({tuple(held) for _, held in splits}) > 1  # drawn with different seeds
