@@ -216,7 +216,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
                                      "train a fifth of the schedule"), defaultValue=False)))
         self.addParameter(_advanced(QgsProcessingParameterBoolean(
             self.CHOOSE_PATCH_SIZE, self.tr("Choose the patch size (5, 7 or 11 px) on held-out training polygons: "
-                                            "about a tenth more training time; not with quick retrain"),
+                                            "up to a fifth more training time; not with quick retrain"),
             defaultValue=False)))
         self.add_band_options()
         self.add_device_and_seed(seed=True)

@@ -221,7 +221,7 @@ class ContrastDMDialog(QDialog):
                                       "run trains in full; a class added since starts afresh."))
         self.patch_check = QCheckBox(tr("Choose the patch size on held-out polygons"))
         self.patch_check.setToolTip(tr("Short trial runs at 5, 7 and 11 px scored on training polygons held out "
-                                       "of them pick the patch size (about a tenth more training time). Small "
+                                       "of them pick the patch size (up to a fifth more training time). Small "
                                        "objects, such as buildings at 30 m, often want a smaller patch."))
         # A quick retrain keeps its network's patch size: the two exclude each other.
         self.warm_check.toggled.connect(lambda on: self.patch_check.setEnabled(not on))

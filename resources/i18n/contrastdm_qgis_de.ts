@@ -175,8 +175,8 @@
     </message>
     <message>
         <location filename="../../contrastdm_qgis/dialog.py" line="223"/>
-        <source>Short trial runs at 5, 7 and 11 px scored on training polygons held out of them pick the patch size (about a tenth more training time). Small objects, such as buildings at 30 m, often want a smaller patch.</source>
-        <translation>Kurze Probeläufe mit 5, 7 und 11 px, bewertet an zurückgehaltenen Trainingspolygonen, wählen die Ausschnittgröße (etwa ein Zehntel mehr Trainingszeit). Kleine Objekte, etwa Gebäude bei 30 m, brauchen oft einen kleineren Ausschnitt.</translation>
+        <source>Short trial runs at 5, 7 and 11 px scored on training polygons held out of them pick the patch size (up to a fifth more training time). Small objects, such as buildings at 30 m, often want a smaller patch.</source>
+        <translation>Kurze Probeläufe mit 5, 7 und 11 px, bewertet an zurückgehaltenen Trainingspolygonen, wählen die Ausschnittgröße (bis zu einem Fünftel mehr Trainingszeit). Kleine Objekte, etwa Gebäude bei 30 m, brauchen oft einen kleineren Ausschnitt.</translation>
     </message>
     <message>
         <location filename="../../contrastdm_qgis/dialog.py" line="235"/>
@@ -635,8 +635,8 @@
     </message>
     <message>
         <location filename="../../contrastdm_qgis/algorithm_base.py" line="218"/>
-        <source>Choose the patch size (5, 7 or 11 px) on held-out training polygons: about a tenth more training time; not with quick retrain</source>
-        <translation>Ausschnittgröße (5, 7 oder 11 px) an zurückgehaltenen Trainingspolygonen wählen: etwa ein Zehntel mehr Trainingszeit; nicht mit schnellem Nachtrainieren</translation>
+        <source>Choose the patch size (5, 7 or 11 px) on held-out training polygons: up to a fifth more training time; not with quick retrain</source>
+        <translation>Ausschnittgröße (5, 7 oder 11 px) an zurückgehaltenen Trainingspolygonen wählen: bis zu einem Fünftel mehr Trainingszeit; nicht mit schnellem Nachtrainieren</translation>
     </message>
     <message>
         <location filename="../../contrastdm_qgis/algorithm_base.py" line="226"/>
