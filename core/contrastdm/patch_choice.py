@@ -20,7 +20,6 @@ the network it starts from, so the configuration refuses both at once.
 
 from __future__ import annotations
 
-import itertools
 import time
 
 import numpy as np
@@ -66,12 +65,13 @@ def probe_config(config, size: int):
                           warm_start=False, budget="fixed")
 
 
-def score(x, y, n_classes: int, split, config, size: int, device, is_cancelled) -> tuple[int, float]:
-    """(held-out pixels classified correctly at the best epoch, seconds) of the probe at ``size``."""
+def score(patches, y, n_classes: int, split, config, device, is_cancelled) -> tuple[int, float]:
+    """(held-out pixels classified correctly at the best epoch, seconds) of the probe on ``patches`` (cropped to
+    the size tried)."""
     from .training import fit
 
     started = time.monotonic()
-    result = fit(None, centre_crop(x, size), y, n_classes=n_classes, config=probe_config(config, size),
+    result = fit(None, patches, y, n_classes=n_classes, config=probe_config(config, patches.shape[-1]),
                  device=device, is_cancelled=is_cancelled, split=split)
     correct = int(round(max(result.history.get("val_oa") or [0.0]) * len(split[1])))
     return correct, time.monotonic() - started
@@ -120,11 +120,14 @@ def choose_patch_size(x, y, pixels, n_classes: int, config, device, feedback) ->
                 "skipped": "no polygon of every class could be held out"}
     held_out = sum(int(held.size) for _, held in splits)
     correct, seconds = dict.fromkeys(sizes, 0), dict.fromkeys(sizes, 0.0)
-    for i, (size, split) in enumerate(itertools.product(sizes, splits)):
-        feedback.progress("patch", i / (len(sizes) * len(splits)), f"trying a {size} x {size} px patch")
-        right, took = score(x, y, n_classes, split, config, size, device, feedback.cancelled)
-        correct[size] += right
-        seconds[size] += took
+    for i, size in enumerate(sizes):
+        patches = centre_crop(x, size)  # once per size, for every split
+        for j, split in enumerate(splits):
+            feedback.progress("patch", (i * len(splits) + j) / (len(sizes) * len(splits)),
+                              f"trying a {size} x {size} px patch")
+            right, took = score(patches, y, n_classes, split, config, device, feedback.cancelled)
+            correct[size] += right
+            seconds[size] += took
     chosen, changed = choose(correct, int(config.patch_size), held_out)
     feedback.progress("patch", 1.0, f"patch {chosen} x {chosen} px")
     feedback.message(f"on {held_out} held-out pixels of {len(splits)} splits: patch size {chosen} "
