@@ -347,6 +347,8 @@ def _read_at_chosen_size(raster, vector, class_field, config, unlabelled_rasters
     with clock("read"):
         data = _read_all(raster, vector, class_field, config.replace(patch_size=read_size), unlabelled_rasters,
                          share, feedback, scene_cache, **options)
+    if skipped == "off":
+        return data, config, {}
     with clock("patch_choice"):
         config, choice = _choose_patch_size(data, config, skipped, device, feedback)
     return data, config, choice
@@ -354,16 +356,15 @@ def _read_at_chosen_size(raster, vector, class_field, config, unlabelled_rasters
 
 def _choose_patch_size(data: TrainingData, config, skipped, device, feedback):
     """``(config, choice)``: the patch size chosen on held-out polygons (:mod:`contrastdm.patch_choice`) in the
-    config and every patch of ``data`` cropped to it; the choice is {} when it was off, else its record."""
-    if skipped == "off":
-        return config, {}
+    config and the training and label-free patches of ``data`` cropped to it (``skipped``: why it is not made,
+    then the configured size stays; with a validation vector, for one, there is nothing else to crop)."""
     if skipped is not None:
         feedback.message(f"patch size {config.patch_size} kept: {skipped}")
         return config, {"patch_size": int(config.patch_size), "changed": False, "skipped": skipped}
     choice = patch_choice.choose_patch_size(data.x_train, data.y_train, data.pixels, len(data.table), config,
                                             device, feedback)
     size = choice["patch_size"]
-    data.x_train, data.x_val = patch_choice.centre_crop(data.x_train, size), patch_choice.centre_crop(data.x_val, size)
+    data.x_train = patch_choice.centre_crop(data.x_train, size)
     data.unlabelled = patch_choice.centre_crop(data.unlabelled, size)
     return config.replace(patch_size=size), choice
 
