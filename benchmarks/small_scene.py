@@ -80,7 +80,11 @@ def one_run(folder: Path, raster: Path, training: Path, budget: str, seed: int, 
     classify = run_step(["classify", "--raster", str(raster), "--model", str(model), "--output", str(output),
                          *threads])
     oa = float(np.mean(ground_truth_ids(output)[valid] == truth[valid]) * 100)
+    from contrastdm.bundle import read_metadata
+
+    training_record = read_metadata(model)["training"]
     return {"budget": budget, "seed": seed, "train_seconds": train["seconds"],
+            "stage_seconds": training_record.get("stage_seconds"),
             "classify_seconds": classify["seconds"], "oa": round(oa, 2),
             "patch_choice": next((m for m in train["messages"] if "patch size" in m), None)}
 

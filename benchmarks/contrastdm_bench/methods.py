@@ -26,7 +26,9 @@ scene's GeoTIFF and the training pixels written as polygons (:mod:`.files`): the
   :mod:`contrastdm.training.budget`);
 - ``cdm-scene``: ``cdm-budget`` with label-free pre-training (``supcon_weight=0``), which the scene cache keeps
   (:mod:`contrastdm.training.module_cache`);
-- ``cdm-mnf``: the default with the minimum noise fraction instead of PCA (``train(reduction="mnf")``).
+- ``cdm-mnf``: the default with the minimum noise fraction instead of PCA (``train(reduction="mnf")``);
+- ``cdm-scale``: the default with its smoothing radius lowered to the scene's spatial scale
+  (``smoothing_from_scene``, :mod:`contrastdm.scene_scale`).
 
 The other ablation variants (``cnn`` to ``cdm-centre``) leave the spectral member out (``spectral_member="off"``): each isolates one step
 of the network, and the ladder compares them with the default's map without its member (``contrastdm:unfused``).
@@ -436,6 +438,9 @@ METHODS = {
     "cdm-patch": lambda: Learner("cdm-patch", "the default with its patch size chosen (5, 7 or 11, by short "
                                  "supervised probes on held-out polygons: choose_patch_size)",
                                  lambda base: {"choose_patch_size": True}),
+    "cdm-scale": lambda: Learner("cdm-scale", "the default with its smoothing radius lowered to the scene's "
+                                 "spatial scale (smoothing_from_scene, contrastdm.scene_scale)",
+                                 lambda base: {"smoothing_from_scene": True}),
     "cdm-pre4x": lambda: Learner("cdm-pre4x", "the default with 4 x its contrastive pre-training (epochs x 4): "
                                  "the budget a scene cache pays once", _pretraining(4)),
     "cdm-pre16x": lambda: Learner("cdm-pre16x", "the default with 16 x its contrastive pre-training (epochs x 16)",
@@ -515,6 +520,8 @@ def stale_reason(record: dict, output_dir=None) -> Optional[str]:
             wanted.pop("spectral_member")
     if wanted.get("choose_patch_size"):
         chosen += ("patch_size",)
+    if wanted.get("smoothing_from_scene"):
+        chosen += ("smoothing_radius",)
     if wanted.get("spectral_member") == "auto":
         decided = _gate_decision(record, output_dir)
         if decided is None:

@@ -37,13 +37,15 @@ def _bool_flag(parser, name: str, help_text: str) -> None:
                         default=None, help=help_text)
 
 
-def _patch_size(value: str):
-    if value.strip().lower() == "auto":
-        return "auto"
-    try:
-        return int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"an odd number of pixels or 'auto', not '{value}'") from None
+def _pixels_or_auto(what: str):
+    def parse(value: str):
+        if value.strip().lower() == "auto":
+            return "auto"
+        try:
+            return int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} or 'auto', not '{value}'") from None
+    return parse
 
 
 def _training_options(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +61,7 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                         help="a text file of such scenes, one path per line (# starts a comment)")
     group = parser.add_argument_group("training options (default: the preset's)")
     group.add_argument("--preset", choices=choices.PRESETS, default=choices.DEFAULT_PRESET)
-    group.add_argument("--patch-size", type=_patch_size, metavar="N|auto",
+    group.add_argument("--patch-size", type=_pixels_or_auto("an odd number of pixels"), metavar="N|auto",
                        help="odd patch side in pixels, or auto: 5, 7 or 11 (or the preset's), chosen by short "
                             "probes on held-out training polygons")
     _preprocess_arguments(group)
@@ -76,9 +78,10 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                        help="schedules as set (fixed) or fitted to the data: pre-training passes over the "
                             "label-free patches about once, fine-tuning trains once on every label in epochs of "
                             "one pass over them, diffusion makes about 25 passes over its features")
-    group.add_argument("--smoothing-radius", type=int,
+    group.add_argument("--smoothing-radius", type=_pixels_or_auto("a number of pixels"), metavar="N|auto",
                        help="edge-preserving smoothing of the probabilities, radius in pixels, saved with the model "
-                            "(0: off)")
+                            "(0: off); auto: the preset's radius, lowered to the distance up to which neighbouring "
+                            "pixels of the scene stay alike")
     group.add_argument("--spectral-member", choices=choices.SPECTRAL_MEMBER,
                        help="average a per-pixel spectral MLP into the probabilities (auto: only where the training "
                             "pixels form areas, e.g. polygons, not scattered points)")
@@ -247,8 +250,9 @@ def _train_kwargs(args) -> dict:
                 contrastive_epochs=args.contrastive_epochs, diffusion_steps=args.diffusion_steps,
                 finetune_epochs=args.finetune_epochs, synthetic=args.synthetic, refine=args.refine,
                 warm_start=args.warm_start, budget=args.budget,
-                smoothing_radius=args.smoothing_radius, spectral_member=args.spectral_member,
-                batch_size=args.batch_size, seed=args.seed, cache=_cache_arg(args),
+                **({"smoothing_from_scene": True} if args.smoothing_radius == "auto"
+                   else {"smoothing_radius": args.smoothing_radius}),
+                spectral_member=args.spectral_member, batch_size=args.batch_size, seed=args.seed, cache=_cache_arg(args),
                 unlabelled_rasters=args.unlabelled_raster + _raster_list(args.unlabelled_list))
     for name, value in extra.items():
         if options.get(name) is not None:

@@ -288,6 +288,16 @@ def _held_out_section(choice: dict) -> list[str]:
     return parts
 
 
+def _scale_section(choice: dict) -> list[str]:
+    """The smoothing radius from the scene's spatial scale: the neighbour correlation at each distance."""
+    from .scene_scale import describe
+
+    rows = "".join(f"<tr><th>{lag} px</th><td class=\"n\">{_num(value, 2)}</td></tr>"
+                   for lag, value in enumerate(choice["correlation"], start=1))
+    return ["<h2>Smoothing radius from the scene</h2>", f"<p class=\"meta\">{_e(describe(choice))}.</p>",
+            "<table><tr><th>distance</th><th>correlation</th></tr>" + rows + "</table>"]
+
+
 def _patch_section(choice: dict) -> list[str]:
     """The patch size chosen on held-out polygons: each candidate's held-out OA and probe time."""
     if choice.get("skipped"):
@@ -371,6 +381,8 @@ def _render(title, metrics, history, config, map_preview, classes, extra, env, c
     training = (extra or {}).get("training", {})
     if training.get("patch_choice"):
         parts.extend(_patch_section(training["patch_choice"]))
+    if training.get("smoothing_scale"):
+        parts.extend(_scale_section(training["smoothing_scale"]))
     if training.get("held_out_choice"):
         parts.extend(_held_out_section(training["held_out_choice"]))
     if extra:

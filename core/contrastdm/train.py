@@ -338,20 +338,27 @@ def _fit_network(raster, data: TrainingData, config, scene_cache, share: int, ot
     return fitted, choice
 
 
-def _read_at_chosen_size(raster, vector, class_field, config, unlabelled_rasters, share, feedback, scene_cache, clock,
-                         device, ranks, **options):
-    """``(data, config, patch choice)``: the training data, read at the largest candidate patch size when the size
-    is chosen on held-out polygons and cropped to the choice, else read at the configured size."""
+def _read_and_choose(raster, vector, class_field, config, unlabelled_rasters, share, feedback, scene_cache, clock,
+                     device, ranks, **options):
+    """``(data, config, choices)``: the training data, read at the largest candidate patch size when the size is
+    chosen on held-out polygons and cropped to the choice, else at the configured size; the config with the
+    patch size and, when asked, the smoothing radius from the scene's scale; the records of those choices."""
     skipped = patch_choice.skipped_because(config, options.get("validation_vector"), ranks)
     read_size = max(patch_choice.candidates(config.patch_size)) if skipped is None else config.patch_size
     with clock("read"):
         data = _read_all(raster, vector, class_field, config.replace(patch_size=read_size), unlabelled_rasters,
                          share, feedback, scene_cache, **options)
-    if skipped == "off":
-        return data, config, {}
-    with clock("patch_choice"):
-        config, choice = _choose_patch_size(data, config, skipped, device, feedback)
-    return data, config, choice
+    choices = {}
+    if skipped != "off":
+        with clock("patch_choice"):
+            config, choices["patch_choice"] = _choose_patch_size(data, config, skipped, device, feedback)
+    if config.smoothing_from_scene:
+        from . import scene_scale
+
+        choices["smoothing_scale"] = scene_scale.radius_for_scene(data.unlabelled, config.smoothing_radius)
+        feedback.message(scene_scale.describe(choices["smoothing_scale"]))
+        config = config.replace(smoothing_radius=choices["smoothing_scale"]["radius"])
+    return data, config, choices
 
 
 def _choose_patch_size(data: TrainingData, config, skipped, device, feedback):
@@ -491,7 +498,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     scene_cache = open_cache(cache, feedback)
     settings = {"preset": preset, "pca_components": pca_components, "reduction": reduction}
     clock = StageClock(torch_device)
-    data, config, size_choice = _read_at_chosen_size(
+    data, config, choices = _read_and_choose(
         raster, vector, class_field, config, unlabelled_rasters, share, feedback, scene_cache, clock, torch_device,
         ranks, validation_vector=validation_vector, validation_class_field=validation_class_field,
         pca_components=pca_components, reduction=reduction, bands=bands, drop_bands=drop_bands,
@@ -509,7 +516,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
                **({"ranks": ranks.world_size} if ranks.active else {})}
     metadata = _model_metadata(data, config, fitted, sources, settings, describe_device(torch_device),
                                time.monotonic() - started, clock.rounded())
-    metadata["training"].update({k: v for k, v in (("held_out_choice", choice), ("patch_choice", size_choice)) if v})
+    metadata["training"].update({k: v for k, v in (("held_out_choice", choice), *choices.items()) if v})
     model = Model(fitted.network.to("cpu").eval(), data.preprocessor, class_infos(data.table, class_colors),
                   metadata, member_net)
     check_cancelled(feedback)

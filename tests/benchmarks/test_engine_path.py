@@ -87,3 +87,15 @@ def test_a_record_made_before_its_configuration_changed_behaviour_is_flagged():
               "method_info": {"config": config, "spectral_gate": {"requested": "auto", "member": "on"}}}
     assert "data budget" in stale_reason({**record, "finished": "2026-12-04T22:59:41+00:00"})
     assert stale_reason({**record, "finished": since}) is None
+
+
+def test_a_radius_from_the_scene_scale_does_not_make_a_record_stale():
+    from contrastdm_bench.methods import ENGINE_PATH_VERSION, METHODS
+
+    config = METHODS["cdm-scale"]().config_for(11, 0, False).to_dict()
+    config.update({"spectral_member": "on", "smoothing_radius": 1})
+    record = {"method": "cdm-scale", "harness_version": ENGINE_PATH_VERSION, "patch_size": 11, "seed": 0,
+              "method_info": {"config": config, "spectral_gate": {"requested": "auto", "member": "on"}}}
+    assert stale_reason(record) is None
+    config["smoothing_from_scene"] = False
+    assert "smoothing_from_scene" in stale_reason(record)

@@ -194,3 +194,20 @@ def test_patch_size_takes_a_number_or_auto(tmp_path, capsys):
     with pytest.raises(SystemExit):
         parser.parse_args(base + ["--patch-size", "wide"])
     assert "an odd number of pixels or 'auto', not 'wide'" in capsys.readouterr().err
+
+
+def test_smoothing_radius_takes_a_number_or_auto_when_training(capsys):
+    from contrastdm.cli import _train_kwargs, build_parser
+
+    base = ["run", "--raster", "r.tif", "--vector", "v.gpkg", "--class-field", "c", "--model", "m.safetensors",
+            "--output", "map.tif"]
+    parser = build_parser()
+    auto = _train_kwargs(parser.parse_args(base + ["--smoothing-radius", "auto"]))
+    assert auto["smoothing_from_scene"] is True and "smoothing_radius" not in auto
+    assert _train_kwargs(parser.parse_args(base + ["--smoothing-radius", "2"]))["smoothing_radius"] == 2
+    with pytest.raises(SystemExit):
+        parser.parse_args(base + ["--smoothing-radius", "wide"])
+    assert "a number of pixels or 'auto', not 'wide'" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a map is smoothed with a number; auto is decided when training
+        parser.parse_args(["classify", "--raster", "r.tif", "--model", "m.safetensors", "--output", "o.tif",
+                           "--smoothing-radius", "auto"])

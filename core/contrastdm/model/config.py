@@ -14,7 +14,7 @@ from ..errors import InputError
 # What a configuration written before a field existed meant by it: model files and benchmark records predate some
 # fields, and a missing field reads as the behaviour of its time, not as today's default (which may have moved).
 IMPLIED_WHEN_MISSING: dict[str, Any] = {"centre_branch": False, "spectral_member": "off", "budget": "fixed",
-                                        "warm_start": False}
+                                        "warm_start": False, "smoothing_from_scene": False}
 
 DIFFUSION_STAGES = ("finetuned", "pretrained")
 DIFFUSION_SCHEDULES = ("cosine", "linear")
@@ -120,6 +120,9 @@ class LearnerConfig:
     # window counts as flat.
     smoothing_radius: int = 5
     smoothing_eps: float = 0.25
+    # Lower smoothing_radius to the scene's spatial scale: the distance up to which neighbouring pixels stay
+    # alike, measured on the label-free patches (``contrastdm.scene_scale``); training saves the radius used.
+    smoothing_from_scene: bool = False
     # The spectral member (``contrastdm.model.spectral``): a per-pixel MLP on standardised bands whose probabilities
     # are averaged in with this weight before smoothing. "auto": only where the training pixels form areas
     # (polygons, rectangles), not scattered points; training saves the resolved "on" or "off".
