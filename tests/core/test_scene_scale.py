@@ -33,6 +33,14 @@ def test_noise_lowers_the_correlation_by_the_signal_share():
     np.testing.assert_allclose(noisy, np.array(clean) / 2, atol=0.06)  # signal and noise of equal variance
 
 
+def test_any_reduction_gives_the_correlation_of_the_bands_it_keeps():
+    bands = np.concatenate([cell_patches(cell)[:, :1] for cell in (1, 3, 12)], axis=1)  # alike to 0, 2, 11 px
+    components = np.diag([0.2, 1.0, 5.0]) + 0.3  # not orthonormal, as MNF's are not
+    reduced = np.einsum("nbhw,bk->nkhw", bands, components)
+    np.testing.assert_allclose(correlation_by_lag(reduced, 4, components), correlation_by_lag(bands, 4), atol=1e-9)
+    assert abs(correlation_by_lag(reduced, 1)[0] - correlation_by_lag(bands, 1)[0]) > 0.05  # unmapped: it differs
+
+
 def test_the_radius_is_the_distance_up_to_which_pixels_stay_alike():
     assert radius_for_scene(cell_patches(1), 5)["radius"] == 0
     assert radius_for_scene(cell_patches(3), 5)["radius"] == 1  # 0.67 at 1 px, 0.33 at 2 px
