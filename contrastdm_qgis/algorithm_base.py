@@ -109,6 +109,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
     SPECTRAL_MEMBER = "SPECTRAL_MEMBER"
     WARM_START = "WARM_START"
     CHOOSE_PATCH_SIZE = "CHOOSE_PATCH_SIZE"
+    SMOOTHING_FROM_SCENE = "SMOOTHING_FROM_SCENE"
     DEVICE = "DEVICE"
     SEED = "SEED"
     MODEL = "MODEL"
@@ -218,6 +219,9 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             self.CHOOSE_PATCH_SIZE, self.tr("Choose the patch size (5, 7 or 11 px) on held-out training polygons: "
                                             "up to a fifth more training time; not with quick retrain"),
             defaultValue=False)))
+        self.addParameter(_advanced(QgsProcessingParameterBoolean(
+            self.SMOOTHING_FROM_SCENE, self.tr("Fit the map's smoothing to the scene: a narrower window where "
+                                               "neighbouring pixels differ (small objects)"), defaultValue=False)))
         self.add_band_options()
         self.add_device_and_seed(seed=True)
 
@@ -325,6 +329,8 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             args.append("--refine")
         if self.parameterAsBoolean(parameters, self.WARM_START, context):
             args.append("--warm-start")
+        if self.parameterAsBoolean(parameters, self.SMOOTHING_FROM_SCENE, context):
+            args += ["--smoothing-radius", "auto"]
         member = self.parameterAsEnumString(parameters, self.SPECTRAL_MEMBER, context) or DEFAULT_SPECTRAL_MEMBER
         if member != DEFAULT_SPECTRAL_MEMBER:
             args += ["--spectral-member", member]

@@ -223,6 +223,10 @@ class ContrastDMDialog(QDialog):
         self.patch_check.setToolTip(tr("Short trial runs at 5, 7 and 11 px scored on training polygons held out "
                                        "of them pick the patch size (up to a fifth more training time). Small "
                                        "objects, such as buildings at 30 m, often want a smaller patch."))
+        self.scale_check = QCheckBox(tr("Fit the smoothing to the scene's objects"))
+        self.scale_check.setToolTip(tr("Narrow the map's smoothing window to the distance over which neighbouring "
+                                       "pixels stay alike, so that objects of a few pixels (buildings, roads at "
+                                       "30 m) are not smoothed away; large fields keep the full window."))
         # A quick retrain keeps its network's patch size: the two exclude each other.
         self.warm_check.toggled.connect(lambda on: self.patch_check.setEnabled(not on))
         self.patch_check.toggled.connect(lambda on: self.warm_check.setEnabled(not on))
@@ -230,6 +234,7 @@ class ContrastDMDialog(QDialog):
         advanced.addRow(self.refine_check)
         advanced.addRow(self.warm_check)
         advanced.addRow(self.patch_check)
+        advanced.addRow(self.scale_check)
         self.device_combo = QComboBox()
         for device in DEVICES:
             self.device_combo.addItem(tr("automatic") if device == DEFAULT_DEVICE else device.upper(), device)
@@ -355,6 +360,7 @@ class ContrastDMDialog(QDialog):
                   P.SYNTHETIC: self.synthetic_check.isChecked(), P.REFINE: self.refine_check.isChecked(),
                   P.WARM_START: self.warm_check.isChecked(),
                   P.CHOOSE_PATCH_SIZE: self.patch_check.isChecked() and not self.warm_check.isChecked(),
+                  P.SMOOTHING_FROM_SCENE: self.scale_check.isChecked(),
                   P.DEVICE: self.device_combo.currentData(), P.SEED: self.seed_spin.value(),
                   P.OUTPUT_RASTER: self.output_widgets["map"].filePath(),
                   P.OUTPUT_MODEL: self.output_widgets["model"].filePath()}

@@ -179,137 +179,147 @@
         <translation>Kurze Probeläufe mit 5, 7 und 11 px, bewertet an zurückgehaltenen Trainingspolygonen, wählen die Ausschnittgröße (bis zu einem Fünftel mehr Trainingszeit). Kleine Objekte, etwa Gebäude bei 30 m, brauchen oft einen kleineren Ausschnitt.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="235"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="226"/>
+        <source>Fit the smoothing to the scene's objects</source>
+        <translation>Glättung an die Objekte der Szene anpassen</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="227"/>
+        <source>Narrow the map's smoothing window to the distance over which neighbouring pixels stay alike, so that objects of a few pixels (buildings, roads at 30 m) are not smoothed away; large fields keep the full window.</source>
+        <translation>Das Glättungsfenster der Karte auf die Entfernung verkleinern, über die benachbarte Pixel einander ähnlich bleiben, damit Objekte von wenigen Pixeln (Gebäude, Straßen bei 30 m) nicht weggeglättet werden; große Felder behalten das volle Fenster.</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="240"/>
         <source>automatic</source>
         <translation>automatisch</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="236"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="241"/>
         <source>Compute device</source>
         <translation>Rechengerät</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="239"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="244"/>
         <source>Random seed</source>
         <translation>Zufallsstartwert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="243"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="248"/>
         <source>Sites to suggest where to label</source>
         <translation>Vorgeschlagene Stellen zum Labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="245"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="250"/>
         <source>Device: checking...</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="274"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="279"/>
         <source>Add a multiband raster (GeoTIFF, ENVI...) to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="278"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="283"/>
         <source>{w} × {h} pixels, {b} bands, {crs}; classified tile by tile (~{mb:.0f} MB as float)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="279"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="284"/>
         <source>no CRS</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="281"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="286"/>
         <source>Not a file: save it as a GeoTIFF first.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="331"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="336"/>
         <source>The training layer ({a}) is reprojected to the raster's CRS ({b}).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="338"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="343"/>
         <source>(counted on the first features only)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="381"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="387"/>
         <source>Cannot run</source>
         <translation>Start nicht möglich</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="384"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="390"/>
         <source>{raster} · ContrastDM {preset} ({time})</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="389"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="395"/>
         <source>Starting the engine...</source>
         <translation>Engine wird gestartet...</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="407"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="413"/>
         <source>{name}: where to label next</source>
         <translation>{name}: wo als Nächstes labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="440"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="446"/>
         <source>Done in {}</source>
         <translation>Fertig nach {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="449"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="455"/>
         <source>Cancelled</source>
         <translation>Abgebrochen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="450"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="456"/>
         <source>Cancelled: the engine was stopped and no output was written.</source>
         <translation>Abgebrochen: die Engine wurde angehalten, es wurde nichts geschrieben.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="453"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="459"/>
         <source>Failed</source>
         <translation>Fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="454"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="460"/>
         <source>ContrastDM failed</source>
         <translation>ContrastDM fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="454"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="460"/>
         <source>See the log for details.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="467"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="473"/>
         <source>ContrastDM</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="467"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="473"/>
         <source>{n} sites where the model is least sure were added next to the map: label them, then run again.</source>
         <translation>{n} Stellen, an denen das Modell am unsichersten ist, wurden neben der Karte hinzugefügt: labeln Sie sie und starten Sie erneut.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="472"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="478"/>
         <source>{name}: class map added to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="478"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="484"/>
         <source>Open report</source>
         <translation>Bericht öffnen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="503"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="509"/>
         <source>Device: {}</source>
         <translation>Gerät: {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="504"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="510"/>
         <source>Engine settings</source>
         <translation>Engine-Einstellungen</translation>
     </message>
@@ -589,107 +599,112 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="179"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="180"/>
         <source>Hyperspectral (multiband) raster</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="184"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="185"/>
         <source>Training polygons or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="188"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="189"/>
         <source>Validation polygons or points (used to pick the best epoch)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="192"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="193"/>
         <source>Test polygons or points (accuracy of the final map)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="197"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="198"/>
         <source>Class field of the validation layer (default: the class field)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="205"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="206"/>
         <source>Add synthetic features for scarce classes (diffusion model)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="208"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="209"/>
         <source>Refine features with the diffusion model when classifying (on with 'best')</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="211"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="212"/>
         <source>Spectral member: average a per-pixel spectral classifier into the probabilities (auto: when the training pixels form areas)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="215"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="216"/>
         <source>Quick retrain: start from this raster's last model (same settings) and train a fifth of the schedule</source>
         <translation>Schnell nachtrainieren: vom letzten Modell dieses Rasters ausgehen (dieselben Einstellungen) und ein Fünftel des Trainingsplans rechnen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="218"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="219"/>
         <source>Choose the patch size (5, 7 or 11 px) on held-out training polygons: up to a fifth more training time; not with quick retrain</source>
         <translation>Ausschnittgröße (5, 7 oder 11 px) an zurückgehaltenen Trainingspolygonen wählen: bis zu einem Fünftel mehr Trainingszeit; nicht mit schnellem Nachtrainieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="226"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="223"/>
+        <source>Fit the map's smoothing to the scene: a narrower window where neighbouring pixels differ (small objects)</source>
+        <translation>Glättung der Karte an die Szene anpassen: ein schmaleres Fenster, wo benachbarte Pixel sich unterscheiden (kleine Objekte)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="230"/>
         <source>Spectral reduction (pca: principal components; mnf: minimum noise fraction)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="229"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="233"/>
         <source>Keep only these bands (e.g. 1-50,60 or 400-1300nm; empty: all good bands)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="232"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="236"/>
         <source>Drop these bands too (e.g. 104-108 or 1340-1460nm)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="245"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="249"/>
         <source>Trained model</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="247"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="251"/>
         <source>Accuracy report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="248"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="252"/>
         <source>Accuracy metrics (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="255"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="259"/>
         <source>Edge-preserving smoothing radius in pixels (0 = off, -1 = the model's)</source>
         <translation>Radius der kantenerhaltenden Glättung in Pixeln (0 = aus, -1 = wie im Modell)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="258"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="262"/>
         <source>Write Cloud-Optimized GeoTIFFs (with overviews)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="266"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="270"/>
         <source>The input raster could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="397"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="403"/>
         <source>The training layer could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="410"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="416"/>
         <source>The training layer has no features.</source>
         <translation type="unfinished"></translation>
     </message>

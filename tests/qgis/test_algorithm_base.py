@@ -193,6 +193,10 @@ def test_training_arguments(plugin_scene, project):
                                     QgsProcessingFeedback())
     assert chosen[chosen.index("--patch-size") + 1] == "auto" and chosen.count("--patch-size") == 1
     assert "--set=patch_size=9" in chosen
+    assert "--smoothing-radius" not in defaults
+    scale = alg.training_arguments(train_parameters(plugin_scene, SMOOTHING_FROM_SCENE=True), context,
+                                   QgsProcessingFeedback())
+    assert scale[scale.index("--smoothing-radius") + 1] == "auto"
     off = alg.training_arguments(train_parameters(plugin_scene, SPECTRAL_MEMBER="off"), context,
                                  QgsProcessingFeedback())
     assert off[off.index("--spectral-member") + 1] == "off"
