@@ -447,8 +447,7 @@ METHODS = {
                                   _pretraining(16)),
     "cdm-budget": lambda: Learner("cdm-budget", "the default with schedules fitted to the data (budget='data'): "
                                   "pre-training sees each label-free patch about once, one fine-tuning run on "
-                                  "every label in epochs of one pass, diffusion about 25 passes over its features",
-                                  lambda base: {"budget": "data"}),
+                                  "every label", lambda base: {"budget": "data"}),
     "cdm-scene": lambda: Learner("cdm-scene", "cdm-budget with label-free pre-training (supcon_weight=0: SimCLR "
                                  "on the scene's patches, no SupCon), which the scene cache keeps between runs",
                                  lambda base: {"budget": "data", "supcon_weight": 0.0}),
@@ -481,12 +480,6 @@ CHOSEN_ON_HELD_OUT = {"radius": ("smoothing_radius",),
 # From this harness version on, the ContrastDM methods run through train() and classify(); earlier records
 # come from the harness's own copy of those steps.
 ENGINE_PATH_VERSION = 2
-# Engine changes that moved what one configuration trains, so that the configuration alone cannot tell: a record
-# with that setting finished before the change (UTC, ISO 8601) no longer describes it.
-BEHAVIOUR_CHANGES = (
-    ("budget", "data", "2026-12-05T08:38:00+00:00",
-     "the data budget fitted fine-tuning epochs and diffusion steps to the data"),
-)
 
 
 def stale_reason(record: dict, output_dir=None) -> Optional[str]:
@@ -508,9 +501,6 @@ def stale_reason(record: dict, output_dir=None) -> Optional[str]:
         recorded = LearnerConfig.from_dict(record["method_info"]["config"]).to_dict()
     except (KeyError, TypeError, ValueError) as exc:
         return f"no readable configuration ({exc})"
-    for name, value, since, what in BEHAVIOUR_CHANGES:
-        if recorded.get(name) == value and str(record.get("finished", "")) < since:
-            return f"made before {what} ({since[:10]})"
     wanted = method.config_for(record.get("patch_size", recorded["patch_size"]), record.get("seed", 0),
                                bool(record.get("quick"))).to_dict()
     chosen = CHOSEN_BY_FIT

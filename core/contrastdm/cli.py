@@ -76,8 +76,7 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                                     "editing polygons")
     group.add_argument("--budget", choices=choices.BUDGETS,
                        help="schedules as set (fixed) or fitted to the data: pre-training passes over the "
-                            "label-free patches about once, fine-tuning trains once on every label in epochs of "
-                            "one pass over them, diffusion makes about 25 passes over its features")
+                            "label-free patches about once, fine-tuning trains once on every label")
     group.add_argument("--smoothing-radius", type=_pixels_or_auto("a number of pixels"), metavar="N|auto",
                        help="edge-preserving smoothing of the probabilities, radius in pixels, saved with the model "
                             "(0: off); auto: the preset's radius, lowered to the distance up to which neighbouring "

@@ -77,18 +77,6 @@ def test_settings_chosen_on_held_out_polygons_do_not_make_a_record_stale():
     assert "finetune_epochs" in stale_reason(record("cdm-choice", finetune_epochs=3))
 
 
-def test_a_record_made_before_its_configuration_changed_behaviour_is_flagged():
-    from contrastdm_bench.methods import BEHAVIOUR_CHANGES, ENGINE_PATH_VERSION, METHODS
-
-    config = METHODS["cdm-budget"]().config_for(11, 0, False).to_dict()
-    config["spectral_member"] = "on"
-    since = dict((name, when) for name, _, when, _ in BEHAVIOUR_CHANGES)["budget"]
-    record = {"method": "cdm-budget", "harness_version": ENGINE_PATH_VERSION, "patch_size": 11, "seed": 0,
-              "method_info": {"config": config, "spectral_gate": {"requested": "auto", "member": "on"}}}
-    assert "data budget" in stale_reason({**record, "finished": "2026-12-04T22:59:41+00:00"})
-    assert stale_reason({**record, "finished": since}) is None
-
-
 def test_a_radius_from_the_scene_scale_does_not_make_a_record_stale():
     from contrastdm_bench.methods import ENGINE_PATH_VERSION, METHODS
 

@@ -8,6 +8,7 @@ the same point of it. Under torchrun every rank draws the same global batch and 
 from __future__ import annotations
 
 import copy
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -18,7 +19,7 @@ from .. import distributed
 from ..model.amp import amp_context, backward_step, grad_scaler, warmup_cosine
 from ..model.data import on_device
 from ..model.selection import EpochSelector
-from . import budget, pseudo
+from . import pseudo
 from .common import accuracy, augmentation, balance_weights
 from .context import ProgressFn, TrainingContext, scaled
 
@@ -83,7 +84,6 @@ def _train(ctx: TrainingContext, x: torch.Tensor, y: torch.Tensor, *, validation
     epochs = max(1, ctx.cfg.finetune_epochs)
     run_epochs = epochs if stop_after is None else max(1, min(epochs, int(stop_after)))
     step = _Step(ctx, x, y, synthetic, epochs)
-    ctx.validation["finetune_steps_per_epoch"] = step.per_epoch
     refresh_at = pseudo.rounds(ctx.cfg, epochs) if pool is not None else set()
     selector = EpochSelector(len(validation[1]))
     best_state, pseudo_data = None, None
@@ -147,7 +147,7 @@ class _Step:
             weight_decay=cfg.weight_decay,
         )
         self.batch_size = min(cfg.batch_size, len(y))
-        self.per_epoch = budget.steps_per_epoch(cfg, len(y), self.batch_size)
+        self.per_epoch = max(cfg.min_steps_per_epoch, math.ceil(len(y) / self.batch_size))
         self.sched = warmup_cosine(self.opt, self.per_epoch * epochs, 0.1)
         self.scaler = grad_scaler(dev, ctx.autocast)
         self.augment = augmentation(cfg)

@@ -16,7 +16,6 @@ import torch.nn.functional as F
 
 from .. import distributed
 from ..model.amp import warmup_cosine
-from . import budget
 from .common import accuracy, augmentation, balance_weights, encode
 from .context import ProgressFn, TrainingContext, scaled
 
@@ -67,10 +66,8 @@ def fit_diffusion(ctx: TrainingContext, x: torch.Tensor, y: torch.Tensor,
     classes = torch.unique(y)
     n_sample = cfg.synthetic_per_class * len(classes) if cfg.synthetic else 0
     train_share = 0.85 if n_sample else 1.0  # training ~85% of the stage, sampling the rest
-    steps = budget.diffusion_steps(cfg, len(feats) + (0 if unl_feats is None else len(unl_feats)))
-    ctx.validation["diffusion_steps"] = steps
     ctx.history["diffusion"] = net.diffusion.fit(
-        feats, labels, steps, unlabeled_features=unl_feats, batch_size=budget.DIFFUSION_BATCH,
+        feats, labels, cfg.diffusion_steps, unlabeled_features=unl_feats, batch_size=256,
         learning_rate=1e-3, weight_decay=cfg.weight_decay, generator=gen, autocast=ctx.autocast,
         progress=lambda s, f, m: progress("diffusion", train_share * f, m), is_cancelled=ctx.stop,
         noise_generator=ctx.rnd.views,

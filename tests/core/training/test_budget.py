@@ -54,27 +54,3 @@ def test_warm_start_cannot_choose_on_held_out_polygons():
     with pytest.raises(InputError, match="warm_start"):
         LearnerConfig(warm_start=True, validation_split="polygons", choose_on_held_out=True).validate()
     assert LearnerConfig.from_dict({}).warm_start is False
-
-
-@pytest.mark.parametrize("n_labels, fixed, data", [(10, 8, 1), (146, 8, 2), (1000, 8, 8), (5000, 40, 40)])
-def test_data_budget_makes_a_fine_tuning_epoch_one_pass_over_the_labels(n_labels, fixed, data):
-    cfg = LearnerConfig(min_steps_per_epoch=8)
-    assert budget.steps_per_epoch(cfg, n_labels, 128) == fixed
-    assert budget.steps_per_epoch(cfg.replace(budget="data"), n_labels, 128) == data
-
-
-@pytest.mark.parametrize("n_features, data", [(1, 1), (5264, 514), (12_000, 1000), (10 ** 6, 1000)])
-def test_data_budget_fits_the_diffusion_steps_to_its_features(n_features, data):
-    cfg = LearnerConfig(diffusion_steps=1000)
-    assert budget.diffusion_steps(cfg, n_features) == 1000
-    assert budget.diffusion_steps(cfg.replace(budget="data"), n_features) == data
-
-
-def test_the_data_budget_records_the_schedules_it_ran(tiny_data):
-    fixed, fitted = _fit(tiny_data, diffusion_steps=400), _fit(tiny_data, budget="data", diffusion_steps=400)
-    n, cfg = len(tiny_data["y_train"]), fitted.config
-    assert fixed.validation["diffusion_steps"] == 400
-    assert fixed.validation["finetune_steps_per_epoch"] >= cfg.min_steps_per_epoch
-    features = n * cfg.diffusion_views + 40  # labelled views + the 40 label-free patches
-    assert fitted.validation["diffusion_steps"] == round(budget.DIFFUSION_PASSES * features / 256) < 400
-    assert fitted.validation["finetune_steps_per_epoch"] == -(-n // cfg.batch_size) < cfg.min_steps_per_epoch
