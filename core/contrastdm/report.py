@@ -289,13 +289,13 @@ def _held_out_section(choice: dict) -> list[str]:
 
 
 def _scale_section(choice: dict) -> list[str]:
-    """The smoothing radius from the scene's spatial scale: the neighbour correlation at each distance."""
+    """The smoothing radius from the scene's spatial scale: each radius's share of smoothing on alike pixels."""
     from .scene_scale import describe
 
-    rows = "".join(f"<tr><th>{lag} px</th><td class=\"n\">{_num(value, 2)}</td></tr>"
-                   for lag, value in enumerate(choice["correlation"], start=1))
+    rows = "".join(f"<tr><th>{r}</th><td class=\"n\">{_num(value, 2)}</td></tr>"
+                   for r, value in enumerate(choice["correlation"], start=1))
     return ["<h2>Smoothing radius from the scene</h2>", f"<p class=\"meta\">{_e(describe(choice))}.</p>",
-            "<table><tr><th>distance</th><th>correlation</th></tr>" + rows + "</table>"]
+            "<table><tr><th>radius</th><th>share on alike pixels</th></tr>" + rows + "</table>"]
 
 
 def _patch_section(choice: dict) -> list[str]:

@@ -6,52 +6,55 @@ from scenes import TINY, training_boxes, write_polygons, write_scene
 
 import contrastdm
 from contrastdm.bundle import read_metadata
-from contrastdm.scene_scale import correlation_by_lag, radius_for_scene
+from contrastdm.scene_scale import radius_for_scene, smoothing_correlation
 
 
-def cell_patches(cell: int, count: int = 3000, patch: int = 11, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+def cell_patches(cell: int, count: int = 1024, patch: int = 11, size: int = 400, seed: int = 0) -> np.ndarray:
     """Patches [N, 3, p, p] of an image of square cells ``cell`` px wide, each with its own random value:
-    pixels ``h`` apart along a row are in the same cell with probability ``max(0, 1 - h / cell)``."""
+    pixels ``dx`` and ``dy`` apart are in the same cell with probability ``(1 - |dx|/cell)+ (1 - |dy|/cell)+``."""
     rng = np.random.default_rng(seed)
-    size = 200
     cells = rng.standard_normal((3, size // cell + 2, size // cell + 2))
     image = np.repeat(np.repeat(cells, cell, axis=1), cell, axis=2)[:, :size, :size]
-    image = image + noise * rng.standard_normal(image.shape)
     rows, cols = rng.integers(0, size - patch, count), rng.integers(0, size - patch, count)
     return np.stack([image[:, r:r + patch, c:c + patch] for r, c in zip(rows, cols)]).astype(np.float32)
 
 
-@pytest.mark.parametrize("cell", [1, 3, 12])
-def test_the_correlation_falls_with_distance_as_the_objects_size_says(cell):
-    measured = correlation_by_lag(cell_patches(cell), 5)
-    expected = [max(0.0, 1 - lag / cell) for lag in range(1, 6)]
-    np.testing.assert_allclose(measured, expected, atol=0.06)
+def pyramid_share(radius: int, cell: int) -> float:
+    """The share of the guided filter's weight on pixels of the same cell, for the image of ``cell_patches``."""
+    side = 2 * radius + 1
+    axis = sum((side - abs(d)) * max(0.0, 1 - abs(d) / cell) for d in range(-2 * radius, 2 * radius + 1))
+    return (axis / side ** 2) ** 2
 
 
-def test_noise_lowers_the_correlation_by_the_signal_share():
-    clean, noisy = correlation_by_lag(cell_patches(12), 3), correlation_by_lag(cell_patches(12, noise=1.0), 3)
-    np.testing.assert_allclose(noisy, np.array(clean) / 2, atol=0.06)  # signal and noise of equal variance
+@pytest.mark.parametrize("cell", [1, 3, 24])
+def test_the_share_of_alike_pixels_falls_with_the_radius_as_the_objects_size_says(cell):
+    measured = smoothing_correlation(cell_patches(cell), 5)
+    np.testing.assert_allclose(measured, [pyramid_share(r, cell) for r in range(1, 6)], atol=0.05)
 
 
 def test_any_reduction_gives_the_correlation_of_the_bands_it_keeps():
-    bands = np.concatenate([cell_patches(cell)[:, :1] for cell in (1, 3, 12)], axis=1)  # alike to 0, 2, 11 px
+    bands = np.concatenate([cell_patches(cell)[:, :1] for cell in (1, 3, 24)], axis=1)  # alike to 0, 2, 23 px
     components = np.diag([0.2, 1.0, 5.0]) + 0.3  # not orthonormal, as MNF's are not
     reduced = np.einsum("nbhw,bk->nkhw", bands, components)
-    np.testing.assert_allclose(correlation_by_lag(reduced, 4, components), correlation_by_lag(bands, 4), atol=1e-9)
-    assert abs(correlation_by_lag(reduced, 1)[0] - correlation_by_lag(bands, 1)[0]) > 0.05  # unmapped: it differs
+    np.testing.assert_allclose(smoothing_correlation(reduced, 5, components), smoothing_correlation(bands, 5),
+                               atol=1e-9)
+    assert abs(smoothing_correlation(reduced, 1)[0] - smoothing_correlation(bands, 1)[0]) > 0.05  # unmapped
 
 
-def test_the_radius_is_the_distance_up_to_which_pixels_stay_alike():
+def test_the_radius_is_the_widest_whose_smoothing_falls_mostly_on_alike_pixels():
+    assert pyramid_share(1, 1) < pyramid_share(1, 3) < 0.5 < pyramid_share(5, 24)
     assert radius_for_scene(cell_patches(1), 5)["radius"] == 0
-    assert radius_for_scene(cell_patches(3), 5)["radius"] == 1  # 0.67 at 1 px, 0.33 at 2 px
-    wide = radius_for_scene(cell_patches(12), 5)
+    assert radius_for_scene(cell_patches(3), 5)["radius"] == 0
+    wide = radius_for_scene(cell_patches(24), 5)
     assert wide["radius"] == 5 and wide["configured"] == 5 and len(wide["correlation"]) == 5
-    assert radius_for_scene(cell_patches(12), 3)["radius"] == 3  # never above the configured radius
-    # Patches 3 px wide reach 2 px: alike that far, the configured radius stays.
-    assert radius_for_scene(cell_patches(12, patch=3), 5) == {"radius": 5, "configured": 5,
-                                                               "correlation": pytest.approx([0.92, 0.83], abs=0.06)}
+    assert radius_for_scene(cell_patches(24), 3)["radius"] == 3  # never above the configured radius
+    # Patches 5 px wide reach radius 2: alike that far, the configured radius stays.
+    narrow = radius_for_scene(cell_patches(24, patch=5), 5)
+    assert narrow["radius"] == 5 and len(narrow["correlation"]) == 2
     assert radius_for_scene(cell_patches(1), 0)["radius"] == 0
     assert radius_for_scene(cell_patches(1)[:0], 4)["radius"] == 4  # nothing to measure: as configured
+    assert pyramid_share(1, 5) > 0.6 and pyramid_share(2, 5) < 0.47  # cells of 5 px: radius 1
+    assert radius_for_scene(cell_patches(5), 5)["radius"] == 1
 
 
 @pytest.mark.parametrize("grain, radius", [("fields", 5), ("pixels", 0)])
