@@ -355,8 +355,9 @@ def _read_and_choose(raster, vector, class_field, config, unlabelled_rasters, sh
     if config.smoothing_from_scene:
         from . import scene_scale
 
-        choices["smoothing_scale"] = scene_scale.radius_for_scene(data.unlabelled, config.smoothing_radius,
-                                                                  data.preprocessor.components)
+        with clock("scene_scale"):
+            choices["smoothing_scale"] = scene_scale.radius_for_scene(data.unlabelled, config.smoothing_radius,
+                                                                      data.preprocessor.components)
         feedback.message(scene_scale.describe(choices["smoothing_scale"]))
         config = config.replace(smoothing_radius=choices["smoothing_scale"]["radius"])
     return data, config, choices

@@ -71,6 +71,7 @@ def test_training_lowers_the_radius_on_a_fine_grained_scene_only(tmp_path, grain
     choice = metadata["training"]["smoothing_scale"]
     assert choice["radius"] == radius == metadata["config"]["smoothing_radius"]
     assert choice["configured"] == 5 and metadata["config"]["smoothing_from_scene"] is True
+    assert metadata["training"]["stage_seconds"]["scene_scale"] >= 0
     assert "Smoothing radius from the scene" in report.read_text()
 
 
@@ -82,3 +83,4 @@ def test_without_the_setting_the_radius_is_as_configured(tmp_path):
                      **{**TINY, "smoothing_radius": 5})
     metadata = read_metadata(tmp_path / "m.safetensors")
     assert metadata["config"]["smoothing_radius"] == 5 and "smoothing_scale" not in metadata["training"]
+    assert "scene_scale" not in metadata["training"]["stage_seconds"]
