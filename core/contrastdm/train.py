@@ -349,10 +349,7 @@ def _read_and_choose(raster, vector, class_field, config, unlabelled_rasters, sh
         data = _read_all(raster, vector, class_field, config.replace(patch_size=read_size), unlabelled_rasters,
                          share, feedback, scene_cache, **options)
     choices = {}
-    if skipped != "off":
-        with clock("patch_choice"):
-            config, choices["patch_choice"] = _choose_patch_size(data, config, skipped, device, feedback)
-    if config.smoothing_from_scene:
+    if config.smoothing_from_scene:  # on the patches as read: the widest reach a chosen patch size may narrow
         from . import scene_scale
 
         with clock("scene_scale"):
@@ -360,6 +357,9 @@ def _read_and_choose(raster, vector, class_field, config, unlabelled_rasters, sh
                                                                       data.preprocessor.components)
         feedback.message(scene_scale.describe(choices["smoothing_scale"]))
         config = config.replace(smoothing_radius=choices["smoothing_scale"]["radius"])
+    if skipped != "off":
+        with clock("patch_choice"):
+            config, choices["patch_choice"] = _choose_patch_size(data, config, skipped, device, feedback)
     return data, config, choices
 
 

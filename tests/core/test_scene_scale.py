@@ -32,6 +32,13 @@ def test_the_share_of_alike_pixels_falls_with_the_radius_as_the_objects_size_say
     np.testing.assert_allclose(measured, [pyramid_share(r, cell) for r in range(1, 6)], atol=0.05)
 
 
+def test_the_measure_spreads_over_the_whole_sample():
+    # The scene's label-free sample is sorted by position: a first part of the scene alone would not do.
+    top, bottom = cell_patches(1, count=1500), cell_patches(24, count=1500)
+    share = smoothing_correlation(np.concatenate([top, bottom]), 1)[0]
+    assert abs(share - (pyramid_share(1, 1) + pyramid_share(1, 24)) / 2) < 0.05
+
+
 def test_any_reduction_gives_the_correlation_of_the_bands_it_keeps():
     bands = np.concatenate([cell_patches(cell)[:, :1] for cell in (1, 3, 24)], axis=1)  # alike to 0, 2, 23 px
     components = np.diag([0.2, 1.0, 5.0]) + 0.3  # not orthonormal, as MNF's are not
@@ -66,9 +73,12 @@ def test_training_lowers_the_radius_on_a_fine_grained_scene_only(tmp_path, grain
     training = write_polygons(tmp_path / "training.gpkg", scene, training_boxes(scene))
     model_path, report = tmp_path / "model.safetensors", tmp_path / "train.html"
     contrastdm.train(scene.raster, training, "class_name", model_path, device="cpu", cache=None, report=report,
-                     **{**TINY, "smoothing_radius": 5, "smoothing_from_scene": True})
+                     **{**TINY, "smoothing_radius": 5, "smoothing_from_scene": True,
+                        "choose_patch_size": grain == "fields"})
     metadata = read_metadata(model_path)
     choice = metadata["training"]["smoothing_scale"]
+    # Measured on the patches as read: 11 px when the patch size is chosen (5 radii), else the 5 px set (2).
+    assert len(choice["correlation"]) == (5 if grain == "fields" else 2)
     assert choice["radius"] == radius == metadata["config"]["smoothing_radius"]
     assert choice["configured"] == 5 and metadata["config"]["smoothing_from_scene"] is True
     assert metadata["training"]["stage_seconds"]["scene_scale"] >= 0
