@@ -183,31 +183,27 @@ def test_every_declared_command_has_its_function():
     assert sorted(subparsers.choices) == sorted(COMMANDS)
 
 
-def test_patch_size_takes_a_number_or_auto(tmp_path, capsys):
+@pytest.mark.parametrize("command, option, chosen, setting, wording", [
+    ("train", "--patch-size", "choose_patch_size", "patch_size", "an odd number of pixels"),
+    ("run", "--smoothing-radius", "smoothing_from_scene", "smoothing_radius", "a number of pixels"),
+])
+def test_a_size_takes_a_number_or_auto_when_training(capsys, command, option, chosen, setting, wording):
     from contrastdm.cli import _train_kwargs, build_parser
 
-    base = ["train", "--raster", "r.tif", "--vector", "v.gpkg", "--class-field", "c", "--model", "m.safetensors"]
+    base = [command, "--raster", "r.tif", "--vector", "v.gpkg", "--class-field", "c", "--model", "m.safetensors"]
+    base += ["--output", "map.tif"] if command == "run" else []
     parser = build_parser()
-    auto = _train_kwargs(parser.parse_args(base + ["--patch-size", "auto"]))
-    assert auto["choose_patch_size"] is True and "patch_size" not in auto
-    assert _train_kwargs(parser.parse_args(base + ["--patch-size", "9"]))["patch_size"] == 9
+    auto = _train_kwargs(parser.parse_args(base + [option, "auto"]))
+    assert auto[chosen] is True and setting not in auto
+    assert _train_kwargs(parser.parse_args(base + [option, "9"]))[setting] == 9
     with pytest.raises(SystemExit):
-        parser.parse_args(base + ["--patch-size", "wide"])
-    assert "an odd number of pixels or 'auto', not 'wide'" in capsys.readouterr().err
+        parser.parse_args(base + [option, "wide"])
+    assert f"{wording} or 'auto', not 'wide'" in capsys.readouterr().err
 
 
-def test_smoothing_radius_takes_a_number_or_auto_when_training(capsys):
-    from contrastdm.cli import _train_kwargs, build_parser
+def test_a_map_is_smoothed_with_a_number_of_pixels():
+    from contrastdm.cli import build_parser
 
-    base = ["run", "--raster", "r.tif", "--vector", "v.gpkg", "--class-field", "c", "--model", "m.safetensors",
-            "--output", "map.tif"]
-    parser = build_parser()
-    auto = _train_kwargs(parser.parse_args(base + ["--smoothing-radius", "auto"]))
-    assert auto["smoothing_from_scene"] is True and "smoothing_radius" not in auto
-    assert _train_kwargs(parser.parse_args(base + ["--smoothing-radius", "2"]))["smoothing_radius"] == 2
-    with pytest.raises(SystemExit):
-        parser.parse_args(base + ["--smoothing-radius", "wide"])
-    assert "a number of pixels or 'auto', not 'wide'" in capsys.readouterr().err
-    with pytest.raises(SystemExit):  # a map is smoothed with a number; auto is decided when training
-        parser.parse_args(["classify", "--raster", "r.tif", "--model", "m.safetensors", "--output", "o.tif",
-                           "--smoothing-radius", "auto"])
+    with pytest.raises(SystemExit):  # auto is decided when training
+        build_parser().parse_args(["classify", "--raster", "r.tif", "--model", "m.safetensors", "--output", "o.tif",
+                                   "--smoothing-radius", "auto"])
