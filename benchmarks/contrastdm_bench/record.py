@@ -77,13 +77,24 @@ def versions() -> dict:
             "cuda": torch.version.cuda if torch.cuda.is_available() else None}
 
 
+def _cpu_model() -> str | None:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as lines:
+            return next((line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")), None)
+    except OSError:
+        return None
+
+
 def device_info(device) -> dict:
     import torch
 
     from contrastdm.device import describe_device
 
     info = {"device": describe_device(device), "type": device.type, "gpu_model": None,
-            "cpu": platform.processor() or platform.machine(), "torch_threads": torch.get_num_threads(),
+            "cpu": platform.processor() or platform.machine(), "cpu_model": _cpu_model(),
+            # The kernels torch dispatches to: machines that differ here round differently, so the same seed
+            # can train to another result there (runs pair only on the same capability).
+            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "torch_threads": torch.get_num_threads(),
             "cpu_count": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()}
     if device.type == "cuda":
         info["gpu_model"] = torch.cuda.get_device_name(device)

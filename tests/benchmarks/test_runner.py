@@ -260,3 +260,13 @@ def test_the_harness_command_line_refuses_an_unknown_method_in_one_line(tmp_path
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["contrastdm_bench: error: unknown method(s): nope; use " + ", ".join(runner.METHODS)]
     assert not (tmp_path / "b" / "runs").exists()
+
+
+def test_a_record_names_the_cpu_and_the_kernels_torch_dispatches_to():
+    import torch
+
+    from contrastdm_bench.record import device_info
+
+    info = device_info(torch.device("cpu"))
+    assert info["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and info["cpu_capability"]
+    assert info["cpu_model"] is None or isinstance(info["cpu_model"], str)
