@@ -28,7 +28,7 @@ scene's GeoTIFF and the training pixels written as polygons (:mod:`.files`): the
   (:mod:`contrastdm.training.module_cache`);
 - ``cdm-mnf``: the default with the minimum noise fraction instead of PCA (``train(reduction="mnf")``);
 - ``cdm-scale``: the default with its smoothing radius lowered to the scene's spatial scale
-  (``smoothing_from_scene``, :mod:`contrastdm.scene_scale`).
+  (``smoothing_from_scene``, :mod:`contrastdm.scene_scale`); ``cdm-auto``: that and ``cdm-patch`` together.
 
 The other ablation variants (``cnn`` to ``cdm-centre``) leave the spectral member out (``spectral_member="off"``): each isolates one step
 of the network, and the ladder compares them with the default's map without its member (``contrastdm:unfused``).
@@ -441,6 +441,9 @@ METHODS = {
     "cdm-scale": lambda: Learner("cdm-scale", "the default with its smoothing radius lowered to the scene's "
                                  "spatial scale (smoothing_from_scene, contrastdm.scene_scale)",
                                  lambda base: {"smoothing_from_scene": True}),
+    "cdm-auto": lambda: Learner("cdm-auto", "the default with both scene-dependent choices: the smoothing radius "
+                                "from the scene's scale and the patch size on held-out polygons",
+                                lambda base: {"smoothing_from_scene": True, "choose_patch_size": True}),
     "cdm-pre4x": lambda: Learner("cdm-pre4x", "the default with 4 x its contrastive pre-training (epochs x 4): "
                                  "the budget a scene cache pays once", _pretraining(4)),
     "cdm-pre16x": lambda: Learner("cdm-pre16x", "the default with 16 x its contrastive pre-training (epochs x 16)",

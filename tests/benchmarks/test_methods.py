@@ -34,12 +34,13 @@ def test_ablations_map_onto_the_learner_config():
     assert base.spectral_member == "auto"
     assert {_config(n).spectral_member for n in METHODS
             if (n.startswith("cdm-") and n not in ("cdm-spectral", "cdm-polygons", "cdm-choice", "cdm-radius", "cdm-patch",
-                                                   "cdm-scale", "cdm-pre4x", "cdm-pre16x", "cdm-budget", "cdm-scene", "cdm-mnf"))
+                                                   "cdm-scale", "cdm-auto", "cdm-pre4x", "cdm-pre16x", "cdm-budget", "cdm-scene", "cdm-mnf"))
                 or n == "cnn"} == {"off"}
     assert _config("cdm-polygons") == base.replace(patch_size=9, seed=5, validation_split="polygons")
     assert _config("cdm-choice") == _config("cdm-polygons").replace(choose_on_held_out=True)
     assert _config("cdm-patch") == base.replace(patch_size=9, seed=5, choose_patch_size=True)
     assert _config("cdm-scale") == base.replace(patch_size=9, seed=5, smoothing_from_scene=True)
+    assert _config("cdm-auto") == _config("cdm-scale").replace(choose_patch_size=True)
     for factor in (4, 16):
         assert _config(f"cdm-pre{factor}x") == base.replace(patch_size=9, seed=5,
                                                             contrastive_epochs=factor * base.contrastive_epochs)
@@ -67,7 +68,7 @@ def test_ablations_map_onto_the_learner_config():
 def test_every_listed_method_is_built():
     assert list(METHODS) == ["svm", "rf", "mlp1d", "cnn", "ssftt", "cdm-head", "cdm-nosynth", "cdm-early",
                              "cdm-refine", "cdm-centre", "cdm-spectral", "contrastdm", "cdm-polygons", "cdm-choice",
-                             "cdm-radius", "cdm-patch", "cdm-scale", "cdm-pre4x", "cdm-pre16x", "cdm-budget", "cdm-scene", "cdm-mnf",
+                             "cdm-radius", "cdm-patch", "cdm-scale", "cdm-auto", "cdm-pre4x", "cdm-pre16x", "cdm-budget", "cdm-scene", "cdm-mnf",
                              "preset-fast",
                              "preset-best"]
     for name in METHODS:
