@@ -26,6 +26,8 @@ import numpy as np
 from contrastdm.errors import InputError
 from contrastdm.sampling import stratified_split
 
+from .record import private_tmp
+
 PROTOCOLS = ("ratio-10", "ratio-5", "shot-10", "fields", "blocks")
 FIELDS_TARGET = (0.3, 0.5)  # share of a class's pixels drawn for training, by whole fields
 EIGHT = np.ones((3, 3), dtype=bool)
@@ -193,7 +195,7 @@ def load_or_make_split(output_dir, dataset: str, protocol: str, gt: np.ndarray, 
             return Split(protocol, seed, data["train"].astype(np.int64), data["test"].astype(np.int64), notes)
     split = make_split(protocol, gt, seed, patch_size)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.stem + ".tmp.npz")
+    tmp = private_tmp(path, ".npz")
     np.savez_compressed(tmp, train=split.train.astype(np.int32), test=split.test.astype(np.int32),
                         shape=np.array(gt.shape), notes=json.dumps(split.notes))
     tmp.replace(path)

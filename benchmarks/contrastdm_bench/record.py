@@ -118,11 +118,17 @@ def git_commit() -> dict:
         return {"commit": None, "dirty": None}
 
 
+def private_tmp(path: Path, suffix: str = "") -> Path:
+    """A temporary name beside ``path`` that no other process writes: harness runs may share an output folder
+    and write the same file (a scene's ground truth, the table) at the same moment."""
+    return path.with_name(f"{path.name}.{os.getpid()}.tmp{suffix}")
+
+
 def write_json(path, data: dict) -> Path:
     """Write atomically: a reader (or a resumed run) never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = private_tmp(path)
     tmp.write_text(json.dumps(data, indent=1, default=_plain) + "\n", encoding="utf-8")
     os.replace(tmp, path)
     return path
@@ -146,7 +152,7 @@ def save_map(path, labels) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.npz")
+    tmp = private_tmp(path, ".npz")
     np.savez_compressed(tmp, map=np.asarray(labels).astype(np.uint8))
     os.replace(tmp, path)
     return path

@@ -11,7 +11,7 @@ import numpy as np
 from .data import DATASETS, MAT_SCENES
 from .methods import ABLATION_STEPS, BASELINES, METHODS, stale_reason
 from .protocols import PROTOCOLS
-from .record import write_json
+from .record import private_tmp, write_json
 
 DATASET_TITLES = {"indian-pines": "Indian Pines", "indian-pines-raw": "Indian Pines, raw 220 bands",
                   "urban-sim": "Generated urban scene (30 m, small objects)",
@@ -413,7 +413,7 @@ def write_table(output_dir) -> tuple[Path, dict]:
     write_json(output_dir / "summary.json", {"summary": summary, "targets": targets, "ablation": ablation,
                                              "stale_runs": stale, "runs": len(runs)})
     path = output_dir / "results.md"
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = private_tmp(path)
     tmp.write_text(render(runs, summary, stale), encoding="utf-8")
     tmp.replace(path)
     return path, {d: {p: {m: e["oa"]["mean"] for m, e in ms.items()} for p, ms in ps.items()}

@@ -270,3 +270,17 @@ def test_a_record_names_the_cpu_and_the_kernels_torch_dispatches_to():
     info = device_info(torch.device("cpu"))
     assert info["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and info["cpu_capability"]
     assert info["cpu_model"] is None or isinstance(info["cpu_model"], str)
+
+
+def test_processes_sharing_an_output_folder_write_through_their_own_temporary_files(tmp_path):
+    import os
+
+    from contrastdm_bench.record import private_tmp, save_map
+
+    path = tmp_path / "scene__ground_truth.npz"
+    assert str(os.getpid()) in private_tmp(path, ".npz").name and private_tmp(path).parent == tmp_path
+    other = private_tmp(path, ".npz").with_name(path.name + ".1.tmp.npz")
+    other.write_bytes(b"another process's half-written map")  # the name a process with pid 1 would use
+    save_map(path, np.zeros((2, 2), dtype=np.uint8))
+    assert path.exists() and other.exists()  # neither took the other's file
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([path.name, other.name])
