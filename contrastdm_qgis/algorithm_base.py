@@ -221,7 +221,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             defaultValue=False)))
         self.addParameter(_advanced(QgsProcessingParameterBoolean(
             self.SMOOTHING_FROM_SCENE, self.tr("Fit the map's smoothing to the scene: a narrower window where "
-                                               "neighbouring pixels differ (small objects)"), defaultValue=False)))
+                                               "neighbouring pixels differ (small objects)"), defaultValue=True)))
         self.add_band_options()
         self.add_device_and_seed(seed=True)
 
@@ -329,8 +329,8 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             args.append("--refine")
         if self.parameterAsBoolean(parameters, self.WARM_START, context):
             args.append("--warm-start")
-        if self.parameterAsBoolean(parameters, self.SMOOTHING_FROM_SCENE, context):
-            args += ["--smoothing-radius", "auto"]
+        if not self.parameterAsBoolean(parameters, self.SMOOTHING_FROM_SCENE, context):
+            args.append("--set=smoothing_from_scene=false")  # the preset's radius as it is
         member = self.parameterAsEnumString(parameters, self.SPECTRAL_MEMBER, context) or DEFAULT_SPECTRAL_MEMBER
         if member != DEFAULT_SPECTRAL_MEMBER:
             args += ["--spectral-member", member]

@@ -227,6 +227,7 @@ class ContrastDMDialog(QDialog):
         self.scale_check.setToolTip(tr("Narrow the map's smoothing window to the distance over which neighbouring "
                                        "pixels stay alike, so that objects of a few pixels (buildings, roads at "
                                        "30 m) are not smoothed away; large fields keep the full window."))
+        self.scale_check.setChecked(True)
         # A quick retrain keeps its network's patch size: the two exclude each other.
         self.warm_check.toggled.connect(lambda on: self.patch_check.setEnabled(not on))
         self.patch_check.toggled.connect(lambda on: self.warm_check.setEnabled(not on))

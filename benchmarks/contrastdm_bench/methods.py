@@ -27,8 +27,9 @@ scene's GeoTIFF and the training pixels written as polygons (:mod:`.files`): the
 - ``cdm-scene``: ``cdm-budget`` with label-free pre-training (``supcon_weight=0``), which the scene cache keeps
   (:mod:`contrastdm.training.module_cache`);
 - ``cdm-mnf``: the default with the minimum noise fraction instead of PCA (``train(reduction="mnf")``);
-- ``cdm-scale``: the default with its smoothing radius lowered to the scene's spatial scale
-  (``smoothing_from_scene``, :mod:`contrastdm.scene_scale`); ``cdm-auto``: that and ``cdm-patch`` together.
+- ``cdm-scale``: the smoothing radius lowered to the scene's spatial scale (``smoothing_from_scene``,
+  :mod:`contrastdm.scene_scale`), measured as a variant before it became the default, so now the same
+  configuration as ``contrastdm``; ``cdm-auto``: that and ``cdm-patch`` together.
 
 The other ablation variants (``cnn`` to ``cdm-centre``) leave the spectral member out (``spectral_member="off"``): each isolates one step
 of the network, and the ladder compares them with the default's map without its member (``contrastdm:unfused``).

@@ -78,9 +78,10 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                        help="schedules as set (fixed) or fitted to the data: pre-training passes over the "
                             "label-free patches about once, fine-tuning trains once on every label")
     group.add_argument("--smoothing-radius", type=_pixels_or_auto("a number of pixels"), metavar="N|auto",
-                       help="edge-preserving smoothing of the probabilities, radius in pixels, saved with the model "
-                            "(0: off); auto: the preset's radius, lowered to the distance up to which neighbouring "
-                            "pixels of the scene stay alike")
+                       help="edge-preserving smoothing of the probabilities, saved with the model: auto (the "
+                            "default) takes the preset's radius (5 px), lowered to the distance up to which "
+                            "neighbouring pixels of the scene stay alike; a number is the radius in pixels as it is "
+                            "(0: off)")
     group.add_argument("--spectral-member", choices=choices.SPECTRAL_MEMBER,
                        help="average a per-pixel spectral MLP into the probabilities (auto: only where the training "
                             "pixels form areas, e.g. polygons, not scattered points)")
@@ -249,8 +250,7 @@ def _train_kwargs(args) -> dict:
                 contrastive_epochs=args.contrastive_epochs, diffusion_steps=args.diffusion_steps,
                 finetune_epochs=args.finetune_epochs, synthetic=args.synthetic, refine=args.refine,
                 warm_start=args.warm_start, budget=args.budget,
-                **({"smoothing_from_scene": True} if args.smoothing_radius == "auto"
-                   else {"smoothing_radius": args.smoothing_radius}),
+                **_smoothing_options(args.smoothing_radius),
                 spectral_member=args.spectral_member, batch_size=args.batch_size, seed=args.seed, cache=_cache_arg(args),
                 unlabelled_rasters=args.unlabelled_raster + _raster_list(args.unlabelled_list))
     for name, value in extra.items():
@@ -258,6 +258,16 @@ def _train_kwargs(args) -> dict:
             raise ContrastDMError(f"'{name}' is given both as an option and with --set")
         options[name] = value
     return options
+
+
+def _smoothing_options(radius) -> dict:
+    """``--smoothing-radius``: auto (the default) lowers the preset's radius to the scene's scale; a number is
+    used as it is."""
+    if radius is None:
+        return {}
+    if radius == "auto":
+        return {"smoothing_from_scene": True}
+    return {"smoothing_radius": radius, "smoothing_from_scene": False}
 
 
 def _raster_list(path) -> list[str]:

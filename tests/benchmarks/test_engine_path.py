@@ -73,7 +73,10 @@ def test_settings_chosen_on_held_out_polygons_do_not_make_a_record_stale():
     assert stale_reason(record("cdm-radius", smoothing_radius=0)) is None
     assert "spectral_weight" in stale_reason(record("cdm-radius", smoothing_radius=0, spectral_weight=0.0))
     assert stale_reason(record("cdm-choice", smoothing_radius=2, spectral_weight=0.0, spectral_member="off")) is None
-    assert "smoothing_radius" in stale_reason(record("cdm-polygons", smoothing_radius=0))
+    # cdm-polygons takes its radius from the scene's scale (the default), not from the held-out polygons
+    assert stale_reason(record("cdm-polygons", smoothing_radius=0)) is None
+    assert "smoothing_from_scene" in stale_reason(record("cdm-polygons", smoothing_radius=0,
+                                                         smoothing_from_scene=False))
     assert "finetune_epochs" in stale_reason(record("cdm-choice", finetune_epochs=3))
 
 

@@ -195,7 +195,9 @@ def test_a_size_takes_a_number_or_auto_when_training(capsys, command, option, ch
     parser = build_parser()
     auto = _train_kwargs(parser.parse_args(base + [option, "auto"]))
     assert auto[chosen] is True and setting not in auto
-    assert _train_kwargs(parser.parse_args(base + [option, "9"]))[setting] == 9
+    numbered = _train_kwargs(parser.parse_args(base + [option, "9"]))
+    assert numbered[setting] == 9 and not numbered.get(chosen)  # a number is taken as it is, never lowered
+    assert chosen not in _train_kwargs(parser.parse_args(base))  # without the option, the preset decides
     with pytest.raises(SystemExit):
         parser.parse_args(base + [option, "wide"])
     assert f"{wording} or 'auto', not 'wide'" in capsys.readouterr().err

@@ -85,12 +85,12 @@ def test_training_lowers_the_radius_on_a_fine_grained_scene_only(tmp_path, grain
     assert "Smoothing radius from the scene" in report.read_text()
 
 
-def test_without_the_setting_the_radius_is_as_configured(tmp_path):
+def test_with_the_setting_off_the_radius_is_as_configured(tmp_path):
     truth = np.random.default_rng(0).integers(1, 4, (40, 48))
     scene = write_scene(tmp_path / "scene.tif", truth=truth)
     training = write_polygons(tmp_path / "training.gpkg", scene, training_boxes(scene))
     contrastdm.train(scene.raster, training, "class_name", tmp_path / "m.safetensors", device="cpu", cache=None,
-                     **{**TINY, "smoothing_radius": 5})
+                     **{**TINY, "smoothing_radius": 5, "smoothing_from_scene": False})
     metadata = read_metadata(tmp_path / "m.safetensors")
     assert metadata["config"]["smoothing_radius"] == 5 and "smoothing_scale" not in metadata["training"]
     assert "scene_scale" not in metadata["training"]["stage_seconds"]

@@ -193,10 +193,10 @@ def test_training_arguments(plugin_scene, project):
                                     QgsProcessingFeedback())
     assert chosen[chosen.index("--patch-size") + 1] == "auto" and chosen.count("--patch-size") == 1
     assert "--set=patch_size=9" in chosen
-    assert "--smoothing-radius" not in defaults
-    scale = alg.training_arguments(train_parameters(plugin_scene, SMOOTHING_FROM_SCENE=True), context,
+    assert "--smoothing-radius" not in defaults and not any("smoothing" in a for a in defaults)  # the scene's
+    fixed = alg.training_arguments(train_parameters(plugin_scene, SMOOTHING_FROM_SCENE=False), context,
                                    QgsProcessingFeedback())
-    assert scale[scale.index("--smoothing-radius") + 1] == "auto"
+    assert "--set=smoothing_from_scene=false" in fixed and "--smoothing-radius" not in fixed
     off = alg.training_arguments(train_parameters(plugin_scene, SPECTRAL_MEMBER="off"), context,
                                  QgsProcessingFeedback())
     assert off[off.index("--spectral-member") + 1] == "off"

@@ -73,9 +73,9 @@ def test_pickers_preview_and_defaults(dialog, scene):
     dialog.warm_check.setChecked(False)
     dialog.patch_check.setChecked(True)
     assert dialog.parameters()["CHOOSE_PATCH_SIZE"] is True and not dialog.warm_check.isEnabled()
-    assert parameters["SMOOTHING_FROM_SCENE"] is False
-    dialog.scale_check.setChecked(True)
-    assert dialog.parameters()["SMOOTHING_FROM_SCENE"] is True
+    assert parameters["SMOOTHING_FROM_SCENE"] is True
+    dialog.scale_check.setChecked(False)
+    assert dialog.parameters()["SMOOTHING_FROM_SCENE"] is False
     dialog.field_combo.setField("class_id")
     assert dialog.preview.item(0, 0).text() == "1" and dialog.preview.rowCount() == 3
 
