@@ -363,9 +363,11 @@ def _merged_tiles(mine, indices, windows, folder: Path, feedback):
 def _classified_tiles(pipeline, ds, info, windows, workers, output, feedback, shard: bool = True):
     """The tiles' ``(window, probabilities, validity)``, for the rank that writes (None for the others).
 
-    One process computes them as it writes. Under torchrun the ranks share the tiles (tile ``i`` goes to rank
-    ``i % world``); the others save theirs beside the output, and rank 0 writes its own as it computes them and
-    the others' as they arrive, so the maps equal one process's; nothing is written if a rank fails."""
+    One process computes them as it writes. Under torchrun the ranks share the tiles, each a contiguous run of
+    them in reading order (a band of the scene: a tile's halo reaches into its neighbours' blocks, which a
+    rank then decompresses once rather than for tiles of another rank); the others save theirs beside the
+    output, and rank 0 writes its own as it computes them and the others' as they arrive, so the maps equal
+    one process's; nothing is written if a rank fails."""
     from . import distributed
 
     ranks = distributed.current()
@@ -373,7 +375,8 @@ def _classified_tiles(pipeline, ds, info, windows, workers, output, feedback, sh
         return contextlib.closing(_tile_probabilities(pipeline, ds, info, windows, workers))
     folder = _part_folder(output)
     folder.mkdir(parents=True, exist_ok=True)
-    indices = range(ranks.rank, len(windows), ranks.world_size)
+    first, last = (len(windows) * r // ranks.world_size for r in (ranks.rank, ranks.rank + 1))
+    indices = range(first, last)
     mine = _tile_probabilities(pipeline, ds, info, [windows[i] for i in indices], workers)
     if ranks.is_main:
         return _parts(folder, _merged_tiles(mine, indices, windows, folder, feedback))

@@ -121,7 +121,7 @@ def test_two_ranks_share_the_tiles_and_write_the_map_of_one_process(trained, tmp
     stream = _events(done.stdout)
     assert [e["type"] for e in stream].count("result") == 1
     tiles = {e["message"] for e in stream if e["type"] == "progress" and e["stage"] == "classify"}
-    assert "tile 9 of 9" in tiles  # rank 0 wrote its five tiles as it computed them and rank 1's four as they came
+    assert "tile 9 of 9" in tiles  # rank 0 wrote its four tiles as it computed them and rank 1's five as they came
     for name in ("map.tif", "conf.tif"):  # 9 tiles of 16 px over 2 ranks
         with rasterio.open(one / name) as a, rasterio.open(two / name) as b:
             assert (a.read() == b.read()).all(), name
