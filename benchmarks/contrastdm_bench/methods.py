@@ -309,8 +309,9 @@ class Learner(Method):
         return self._classify(task)
 
     def variants(self, task, labels):
-        """The same trained model without its smoothing, without its spectral member, and (where refinement
-        was kept) without refinement: each classified by the engine with that one step left out."""
+        """The same trained model without its smoothing, without its spectral member, its spectral member alone,
+        and (where refinement was kept) without refinement: each classified by the engine with that one step
+        changed."""
         from contrastdm.bundle import load_model
 
         model = load_model(self.model_path)
@@ -325,6 +326,7 @@ class Learner(Method):
             out["unrefined"] = self._classify(task, model=model) if model.network.refine_active else labels
         if model.spectral is not None:
             out["unfused"] = self._classify(task, spectral_weight=0.0)
+            out["member"] = self._classify(task, spectral_weight=1.0)
         return out
 
     def embed(self, task, index):
