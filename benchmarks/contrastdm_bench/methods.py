@@ -523,6 +523,8 @@ def stale_reason(record: dict, output_dir=None) -> Optional[str]:
         if decided is None:
             return "no record of the spectral member's gate and no split file to decide it from"
         wanted["spectral_member"] = decided
+    if wanted.get("spectral_member") == "off" and recorded.get("spectral_member") == "off":
+        chosen += ("spectral_weight",)  # no member, nothing to weigh: the map does not depend on it
     changed = sorted(k for k in wanted if k not in chosen and recorded.get(k) != wanted[k])
     if not changed:
         return None

@@ -90,3 +90,16 @@ def test_a_radius_from_the_scene_scale_does_not_make_a_record_stale():
     assert stale_reason(record) is None
     config["smoothing_from_scene"] = False
     assert "smoothing_from_scene" in stale_reason(record)
+
+
+def test_the_member_weight_counts_only_where_the_member_is_on():
+    from contrastdm_bench.methods import ENGINE_PATH_VERSION, METHODS
+
+    def record(member, weight):
+        config = {**METHODS["contrastdm"]().config_for(11, 0, False).to_dict(), "spectral_member": member,
+                  "spectral_weight": weight}
+        return {"method": "contrastdm", "harness_version": ENGINE_PATH_VERSION, "patch_size": 11, "seed": 0,
+                "method_info": {"config": config, "spectral_gate": {"requested": "auto", "member": member}}}
+
+    assert stale_reason(record("off", 0.2)) is None  # scattered points: no member, the weight changes nothing
+    assert "spectral_weight" in stale_reason(record("on", 0.2))
