@@ -244,6 +244,11 @@ class _TaskFeedback:
         return bool(self.task.is_cancelled())
 
 
+# The same model with the spectral member's weight set otherwise: left out, at the weight the default had
+# before (0.5), and alone.
+MEMBER_WEIGHT_VARIANTS = {"unfused": 0.0, "weight0.5": 0.5, "member": 1.0}
+
+
 class Learner(Method):
     """A ContrastDM configuration, trained and applied as a user does: :func:`contrastdm.train` on the scene's
     GeoTIFF and the training pixels written as polygons, then :func:`contrastdm.classify`. Everything between
@@ -309,9 +314,9 @@ class Learner(Method):
         return self._classify(task)
 
     def variants(self, task, labels):
-        """The same trained model without its smoothing, without its spectral member, its spectral member alone,
-        and (where refinement was kept) without refinement: each classified by the engine with that one step
-        changed."""
+        """The same trained model without its smoothing, with its spectral member's weight set otherwise
+        (:data:`MEMBER_WEIGHT_VARIANTS`), and (where refinement was kept) without refinement: each classified by
+        the engine with that one step changed."""
         from contrastdm.bundle import load_model
 
         model = load_model(self.model_path)
@@ -325,8 +330,9 @@ class Learner(Method):
             cfg.refine_strength = 0.0
             out["unrefined"] = self._classify(task, model=model) if model.network.refine_active else labels
         if model.spectral is not None:
-            out["unfused"] = self._classify(task, spectral_weight=0.0)
-            out["member"] = self._classify(task, spectral_weight=1.0)
+            for name, weight in MEMBER_WEIGHT_VARIANTS.items():
+                if weight != cfg.spectral_weight:
+                    out[name] = self._classify(task, spectral_weight=weight)
         return out
 
     def embed(self, task, index):
@@ -471,7 +477,7 @@ ABLATION_STEPS = (
     ("diffusion fitted on fine-tuned (vs pre-trained) features", "cdm-early", "contrastdm:unfused"),
     ("centre-pixel spectral branch in the encoder", "contrastdm:unfused", "cdm-centre"),
     # Each spectral step is scored with and without its member on the same trained networks.
-    ("spectral member always on (mean of probabilities)", "cdm-spectral:unfused", "cdm-spectral"),
+    ("spectral member always on (weighted mean of probabilities)", "cdm-spectral:unfused", "cdm-spectral"),
     ("spectral member where the training pixels form areas (the default)", "contrastdm:unfused", "contrastdm"),
     ("edge-preserving smoothing of the probabilities", "contrastdm:unsmoothed", "contrastdm"),
     # Refinement is scored on one network, with and without it (a variant of the same run).

@@ -9,6 +9,7 @@ from scenes import CRS, TINY, pixel_box, write_scene
 import contrastdm
 from contrastdm.bundle import load_model
 from contrastdm.heldout import HeldOut, _windows, choose
+from contrastdm.model.config import LearnerConfig
 
 
 def test_the_configured_setting_stays_unless_a_candidate_wins_clearly():
@@ -64,7 +65,7 @@ def test_a_radius_chosen_on_held_out_polygons_keeps_objects_a_fixed_wide_one_era
     if settings == "radius":  # the member and its weight stay as the neighbour rule set them
         assert {c["weight"] for c in choice["candidates"]} == {choice["weight"]}
         assert "decided_by" not in saved.metadata["training"]["spectral_member"]
-        assert saved.network.config.spectral_weight == 0.5
+        assert saved.network.config.spectral_weight == LearnerConfig().spectral_weight
     assert choice["configured"]["radius"] == 5 and choice["held_out_pixels"] > 0
     assert max(c["oa"] for c in choice["candidates"]) > choice["configured"]["oa"]
     assert "Settings chosen on held-out polygons" in (tmp_path / "train.html").read_text()
