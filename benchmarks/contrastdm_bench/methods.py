@@ -244,9 +244,9 @@ class _TaskFeedback:
         return bool(self.task.is_cancelled())
 
 
-# The same model with the spectral member's weight set otherwise: left out, at the weight the default had
-# before (0.5), and alone.
-MEMBER_WEIGHT_VARIANTS = {"unfused": 0.0, "weight0.5": 0.5, "member": 1.0}
+# The same model with the spectral member's weight set otherwise: left out, at the two weights the scene's scale
+# chooses between (0.5, 0.75), and alone.
+MEMBER_WEIGHT_VARIANTS = {"unfused": 0.0, "weight0.5": 0.5, "weight0.75": 0.75, "member": 1.0}
 
 
 class Learner(Method):
@@ -296,6 +296,7 @@ class Learner(Method):
                 "val_oa_curve": [round(v, 4) for v in result.history.get("val_oa", [])],
                 "spectral_gate": training["spectral_member"], "pixels_per_class": training["pixels_per_class"],
                 "held_out_choice": training.get("held_out_choice"), "patch_choice": training.get("patch_choice"),
+                "smoothing_scale": training.get("smoothing_scale"),
                 "fit_seconds": round(result.seconds, 2),
                 "reduction": result.model.metadata.get("reduction")}
 
@@ -524,6 +525,19 @@ def stale_reason(record: dict, output_dir=None) -> Optional[str]:
         chosen += ("patch_size",)
     if wanted.get("smoothing_from_scene"):
         chosen += ("smoothing_radius",)
+    if wanted.get("member_from_scene"):  # the weight follows from the radius the scale allowed: compare that
+        from contrastdm.scene_scale import member_weight
+
+        chosen += ("member_from_scene",)
+        scale = (record.get("method_info") or {}).get("smoothing_scale")
+        if not scale and wanted.get("smoothing_from_scene") and not wanted.get("choose_on_held_out"):
+            # runs made before the record kept the scale: their radius is the one the scale allowed
+            scale = {"radius": recorded["smoothing_radius"], "configured": wanted["smoothing_radius"]}
+        if scale:
+            wanted["spectral_weight"] = member_weight(scale, wanted["spectral_weight"])
+        elif recorded["spectral_weight"] in (wanted["spectral_weight"], member_weight({"radius": 0, "configured": 1},
+                                                                                      wanted["spectral_weight"])):
+            chosen += ("spectral_weight",)  # the held-out choice moved the radius after the scale: either weight
     if wanted.get("spectral_member") == "auto":
         decided = _gate_decision(record, output_dir)
         if decided is None:

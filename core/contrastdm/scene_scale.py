@@ -22,6 +22,7 @@ import numpy as np
 
 CORRELATION = 0.5
 MAX_PATCHES = 1024  # label-free patches measured, spread over the sample (which is sorted by position)
+SMALL_OBJECT_WEIGHT = 0.75  # the spectral member's weight at least, where the objects are smaller than the window
 
 
 def band_space(patches: np.ndarray, components: np.ndarray | None) -> np.ndarray:
@@ -90,9 +91,21 @@ def radius_for_scene(patches: np.ndarray, configured: int, components: np.ndarra
     return {"radius": int(radius), "configured": int(configured), "correlation": [round(v, 3) for v in correlation]}
 
 
+def member_weight(choice: dict, configured: float) -> float:
+    """The spectral member's weight on a scene of this scale (``choice`` from :func:`radius_for_scene`): at least
+    :data:`SMALL_OBJECT_WEIGHT` where the radius had to come down, since objects smaller than the smoothing window
+    are smaller than the network's patch too, whose context then misleads; ``configured`` elsewhere."""
+    if choice["radius"] < choice["configured"]:
+        return max(float(configured), SMALL_OBJECT_WEIGHT)
+    return float(configured)
+
+
 def describe(choice: dict) -> str:
     """One line for the log and the report."""
     values = ", ".join(f"radius {r}: {value:.2f}" for r, value in enumerate(choice["correlation"], start=1))
     kept = "kept" if choice["radius"] == choice["configured"] else f"of at most {choice['configured']}"
-    return (f"smoothing radius {choice['radius']} ({kept}) from the scene's spatial scale: share of the smoothing "
-            f"on alike pixels {values or 'not measured'} (at least {CORRELATION} wanted)")
+    radius = (f"smoothing radius {choice['radius']} ({kept})" if choice.get("applied", True)
+              else f"smoothing radius {choice['configured']} as configured (the scale gives {choice['radius']})")
+    weight = f"; spectral member weight {choice['member_weight']:g}" if "member_weight" in choice else ""
+    return (f"{radius} from the scene's spatial scale: share of the smoothing on alike pixels "
+            f"{values or 'not measured'} (at least {CORRELATION} wanted){weight}")

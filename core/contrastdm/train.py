@@ -342,25 +342,38 @@ def _read_and_choose(raster, vector, class_field, config, unlabelled_rasters, sh
                      device, ranks, **options):
     """``(data, config, choices)``: the training data, read at the largest candidate patch size when the size is
     chosen on held-out polygons and cropped to the choice, else at the configured size; the config with the
-    patch size and, when asked, the smoothing radius from the scene's scale; the records of those choices."""
+    patch size and, when asked, the smoothing radius and member weight from the scene's scale; the records of
+    those choices."""
     skipped = patch_choice.skipped_because(config, options.get("validation_vector"), ranks)
     read_size = max(patch_choice.candidates(config.patch_size)) if skipped is None else config.patch_size
     with clock("read"):
         data = _read_all(raster, vector, class_field, config.replace(patch_size=read_size), unlabelled_rasters,
                          share, feedback, scene_cache, **options)
     choices = {}
-    if config.smoothing_from_scene:  # on the patches as read: the widest reach a chosen patch size may narrow
-        from . import scene_scale
-
-        with clock("scene_scale"):
-            choices["smoothing_scale"] = scene_scale.radius_for_scene(data.unlabelled, config.smoothing_radius,
-                                                                      data.preprocessor.components)
-        feedback.message(scene_scale.describe(choices["smoothing_scale"]))
-        config = config.replace(smoothing_radius=choices["smoothing_scale"]["radius"])
+    if config.smoothing_from_scene or config.member_from_scene:
+        config, choices["smoothing_scale"] = _scene_scale(data, config, clock, feedback)
     if skipped != "off":
         with clock("patch_choice"):
             config, choices["patch_choice"] = _choose_patch_size(data, config, skipped, device, feedback)
     return data, config, choices
+
+
+def _scene_scale(data: TrainingData, config, clock, feedback):
+    """``(config, choice)``: the smoothing radius and the spectral member's weight from the scene's spatial scale
+    (:mod:`contrastdm.scene_scale`), each where its setting asks for it; measured on the patches as read, the
+    widest reach a chosen patch size may narrow."""
+    from . import scene_scale
+
+    with clock("scene_scale"):
+        choice = scene_scale.radius_for_scene(data.unlabelled, config.smoothing_radius, data.preprocessor.components)
+    choice["applied"] = bool(config.smoothing_from_scene)
+    if config.member_from_scene:
+        choice["member_weight"] = scene_scale.member_weight(choice, config.spectral_weight)
+        config = config.replace(spectral_weight=choice["member_weight"])
+    if config.smoothing_from_scene:
+        config = config.replace(smoothing_radius=choice["radius"])
+    feedback.message(scene_scale.describe(choice))
+    return config, choice
 
 
 def _choose_patch_size(data: TrainingData, config, skipped, device, feedback):

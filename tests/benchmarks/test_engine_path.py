@@ -74,7 +74,7 @@ def test_settings_chosen_on_held_out_polygons_do_not_make_a_record_stale():
     assert "spectral_weight" in stale_reason(record("cdm-radius", smoothing_radius=0, spectral_weight=0.0))
     assert stale_reason(record("cdm-choice", smoothing_radius=2, spectral_weight=0.0, spectral_member="off")) is None
     # cdm-polygons takes its radius from the scene's scale (the default), not from the held-out polygons
-    assert stale_reason(record("cdm-polygons", smoothing_radius=0)) is None
+    assert stale_reason(record("cdm-polygons", smoothing_radius=0, spectral_weight=0.75)) is None
     assert "smoothing_from_scene" in stale_reason(record("cdm-polygons", smoothing_radius=0,
                                                          smoothing_from_scene=False))
     assert "finetune_epochs" in stale_reason(record("cdm-choice", finetune_epochs=3))
@@ -84,7 +84,7 @@ def test_a_radius_from_the_scene_scale_does_not_make_a_record_stale():
     from contrastdm_bench.methods import ENGINE_PATH_VERSION, METHODS
 
     config = METHODS["cdm-scale"]().config_for(11, 0, False).to_dict()
-    config.update({"spectral_member": "on", "smoothing_radius": 1})
+    config.update({"spectral_member": "on", "smoothing_radius": 1, "spectral_weight": 0.75})
     record = {"method": "cdm-scale", "harness_version": ENGINE_PATH_VERSION, "patch_size": 11, "seed": 0,
               "method_info": {"config": config, "spectral_gate": {"requested": "auto", "member": "on"}}}
     assert stale_reason(record) is None
@@ -103,3 +103,19 @@ def test_the_member_weight_counts_only_where_the_member_is_on():
 
     assert stale_reason(record("off", 0.2)) is None  # scattered points: no member, the weight changes nothing
     assert "spectral_weight" in stale_reason(record("on", 0.2))
+
+
+def test_the_member_weight_is_checked_against_the_radius_the_scale_allowed():
+    from contrastdm_bench.methods import ENGINE_PATH_VERSION, METHODS
+
+    def record(radius, weight):
+        config = {**METHODS["contrastdm"]().config_for(11, 0, False).to_dict(), "spectral_member": "on",
+                  "smoothing_radius": radius, "spectral_weight": weight}
+        config.pop("member_from_scene")  # as in runs made before the setting: the weight is what counts
+        return {"method": "contrastdm", "harness_version": ENGINE_PATH_VERSION, "patch_size": 11, "seed": 0,
+                "method_info": {"config": config, "spectral_gate": {"requested": "auto", "member": "on"}}}
+
+    assert stale_reason(record(0, 0.75)) is None  # small objects: the radius came down, the member leads
+    assert stale_reason(record(5, 0.5)) is None  # the full window: the configured weight
+    assert "spectral_weight 0.75 -> 0.5" in stale_reason(record(5, 0.75))
+    assert "spectral_weight 0.5 -> 0.75" in stale_reason(record(2, 0.5))

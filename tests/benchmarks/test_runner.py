@@ -178,9 +178,11 @@ def test_the_spectral_ensemble_is_scored_with_and_without_its_spectral_member(tm
     _bench(out, methods="cdm-spectral,contrastdm", protocols="shot-10", seeds="0")
     fused = json.loads((out / "runs" / "indian-pines__shot-10__cdm-spectral__seed0.json").read_text())
     alone = json.loads((out / "runs" / "indian-pines__shot-10__contrastdm__seed0.json").read_text())
-    assert set(fused["variants"]) == {"unsmoothed", "unfused", "weight0.5", "member"}
+    assert set(fused["variants"]) >= {"unsmoothed", "unfused", "member"} and len(fused["variants"]) == 4  # 0.5 or 0.75
     assert fused["method_info"]["spectral_gate"]["requested"] == fused["method_info"]["spectral_gate"]["member"] == "on"
-    assert fused["method_info"]["config"]["spectral_weight"] == 0.75
+    from contrastdm.scene_scale import member_weight
+
+    assert fused["method_info"]["config"]["spectral_weight"] == member_weight(fused["method_info"]["smoothing_scale"], 0.5)
     # Without its spectral member the ensemble is the default ContrastDM, trained identically (scattered
     # training pixels: the default leaves its own member out).
     assert alone["method_info"]["spectral_gate"]["member"] == "off" and not {"unfused", "member"} & set(alone["variants"])

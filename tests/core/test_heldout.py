@@ -57,7 +57,7 @@ def test_a_radius_chosen_on_held_out_polygons_keeps_objects_a_fixed_wide_one_era
     model = tmp_path / "model.safetensors"
     # A wide, nearly edge-blind smoothing erases one-pixel objects; the held-out polygons show it.
     contrastdm.train(scene.raster, tmp_path / "training.gpkg", "class_name", model, device="cpu", cache=None,
-                     report=tmp_path / "train.html", **{**TINY, "validation_split": "polygons", "choose_on_held_out": True, "validation_fraction": 0.3, "smoothing_radius": 5, "smoothing_from_scene": False,
+                     report=tmp_path / "train.html", **{**TINY, "validation_split": "polygons", "choose_on_held_out": True, "validation_fraction": 0.3, "smoothing_radius": 5, "smoothing_from_scene": False, "member_from_scene": False,
                         "smoothing_eps": 10.0, "spectral_epochs": 20, "held_out_settings": settings})
     saved = load_model(model)
     choice = saved.metadata["training"]["held_out_choice"]

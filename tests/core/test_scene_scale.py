@@ -64,6 +64,30 @@ def test_the_radius_is_the_widest_whose_smoothing_falls_mostly_on_alike_pixels()
     assert radius_for_scene(cell_patches(5), 5)["radius"] == 1
 
 
+def test_the_member_leads_only_where_the_radius_had_to_come_down():
+    from contrastdm.scene_scale import SMALL_OBJECT_WEIGHT, describe, member_weight
+
+    assert member_weight({"radius": 0, "configured": 5}, 0.5) == SMALL_OBJECT_WEIGHT
+    assert member_weight({"radius": 4, "configured": 5}, 0.5) == SMALL_OBJECT_WEIGHT
+    assert member_weight({"radius": 5, "configured": 5}, 0.5) == 0.5
+    assert member_weight({"radius": 0, "configured": 0}, 0.3) == 0.3  # smoothing off: nothing measured
+    assert member_weight({"radius": 1, "configured": 5}, 0.9) == 0.9  # never lowered
+    line = describe({"radius": 1, "configured": 5, "correlation": [0.6, 0.4], "applied": False, "member_weight": 0.75})
+    assert "smoothing radius 5 as configured (the scale gives 1)" in line and "member weight 0.75" in line
+
+
+def test_the_weight_follows_the_scale_with_the_smoothing_fixed(tmp_path):
+    truth = np.random.default_rng(0).integers(1, 4, (40, 48))
+    scene = write_scene(tmp_path / "scene.tif", truth=truth)
+    training = write_polygons(tmp_path / "training.gpkg", scene, training_boxes(scene))
+    contrastdm.train(scene.raster, training, "class_name", tmp_path / "m.safetensors", device="cpu", cache=None,
+                     **{**TINY, "smoothing_radius": 2, "smoothing_from_scene": False})
+    metadata = read_metadata(tmp_path / "m.safetensors")
+    choice = metadata["training"]["smoothing_scale"]
+    assert metadata["config"]["smoothing_radius"] == 2 and choice["applied"] is False and choice["radius"] == 0
+    assert metadata["config"]["spectral_weight"] == choice["member_weight"] == 0.75
+
+
 @pytest.mark.parametrize("grain, radius", [("fields", 5), ("pixels", 0)])
 def test_training_lowers_the_radius_on_a_fine_grained_scene_only(tmp_path, grain, radius):
     truth = None
@@ -81,6 +105,8 @@ def test_training_lowers_the_radius_on_a_fine_grained_scene_only(tmp_path, grain
     assert len(choice["correlation"]) == (5 if grain == "fields" else 2)
     assert choice["radius"] == radius == metadata["config"]["smoothing_radius"]
     assert choice["configured"] == 5 and metadata["config"]["smoothing_from_scene"] is True
+    # The member leads where the objects are smaller than the window.
+    assert choice["member_weight"] == metadata["config"]["spectral_weight"] == (0.5 if grain == "fields" else 0.75)
     assert metadata["training"]["stage_seconds"]["scene_scale"] >= 0
     assert "Smoothing radius from the scene" in report.read_text()
 
@@ -90,7 +116,7 @@ def test_with_the_setting_off_the_radius_is_as_configured(tmp_path):
     scene = write_scene(tmp_path / "scene.tif", truth=truth)
     training = write_polygons(tmp_path / "training.gpkg", scene, training_boxes(scene))
     contrastdm.train(scene.raster, training, "class_name", tmp_path / "m.safetensors", device="cpu", cache=None,
-                     **{**TINY, "smoothing_radius": 5, "smoothing_from_scene": False})
+                     **{**TINY, "smoothing_radius": 5, "smoothing_from_scene": False, "member_from_scene": False})
     metadata = read_metadata(tmp_path / "m.safetensors")
     assert metadata["config"]["smoothing_radius"] == 5 and "smoothing_scale" not in metadata["training"]
     assert "scene_scale" not in metadata["training"]["stage_seconds"]
