@@ -76,13 +76,18 @@ def test_the_member_leads_only_where_the_radius_had_to_come_down():
     assert "smoothing radius 5 as configured (the scale gives 1)" in line and "member weight 0.75" in line
 
 
-def test_the_weight_follows_the_scale_with_the_smoothing_fixed(tmp_path):
+def _trained_on_one_pixel_objects(tmp_path, **settings) -> dict:
+    """The model file's metadata after training on a scene where every pixel is its own object."""
     truth = np.random.default_rng(0).integers(1, 4, (40, 48))
     scene = write_scene(tmp_path / "scene.tif", truth=truth)
     training = write_polygons(tmp_path / "training.gpkg", scene, training_boxes(scene))
     contrastdm.train(scene.raster, training, "class_name", tmp_path / "m.safetensors", device="cpu", cache=None,
-                     **{**TINY, "smoothing_radius": 2, "smoothing_from_scene": False})
-    metadata = read_metadata(tmp_path / "m.safetensors")
+                     **{**TINY, **settings})
+    return read_metadata(tmp_path / "m.safetensors")
+
+
+def test_the_weight_follows_the_scale_with_the_smoothing_fixed(tmp_path):
+    metadata = _trained_on_one_pixel_objects(tmp_path, smoothing_radius=2, smoothing_from_scene=False)
     choice = metadata["training"]["smoothing_scale"]
     assert metadata["config"]["smoothing_radius"] == 2 and choice["applied"] is False and choice["radius"] == 0
     assert metadata["config"]["spectral_weight"] == choice["member_weight"] == 0.75
@@ -111,12 +116,8 @@ def test_training_lowers_the_radius_on_a_fine_grained_scene_only(tmp_path, grain
     assert "Smoothing radius from the scene" in report.read_text()
 
 
-def test_with_the_setting_off_the_radius_is_as_configured(tmp_path):
-    truth = np.random.default_rng(0).integers(1, 4, (40, 48))
-    scene = write_scene(tmp_path / "scene.tif", truth=truth)
-    training = write_polygons(tmp_path / "training.gpkg", scene, training_boxes(scene))
-    contrastdm.train(scene.raster, training, "class_name", tmp_path / "m.safetensors", device="cpu", cache=None,
-                     **{**TINY, "smoothing_radius": 5, "smoothing_from_scene": False, "member_from_scene": False})
-    metadata = read_metadata(tmp_path / "m.safetensors")
+def test_with_the_settings_off_the_radius_is_as_configured(tmp_path):
+    metadata = _trained_on_one_pixel_objects(tmp_path, smoothing_radius=5, smoothing_from_scene=False,
+                                             member_from_scene=False)
     assert metadata["config"]["smoothing_radius"] == 5 and "smoothing_scale" not in metadata["training"]
     assert "scene_scale" not in metadata["training"]["stage_seconds"]
