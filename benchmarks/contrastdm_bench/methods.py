@@ -526,7 +526,7 @@ def stale_reason(record: dict, output_dir=None) -> Optional[str]:
     if wanted.get("smoothing_from_scene"):
         chosen += ("smoothing_radius",)
     if wanted.get("member_from_scene"):  # the weight follows from the radius the scale allowed: compare that
-        from contrastdm.scene_scale import member_weight
+        from contrastdm.scene_scale import SMALL_OBJECT_WEIGHT, member_weight
 
         chosen += ("member_from_scene",)
         scale = (record.get("method_info") or {}).get("smoothing_scale")
@@ -535,8 +535,8 @@ def stale_reason(record: dict, output_dir=None) -> Optional[str]:
             scale = {"radius": recorded["smoothing_radius"], "configured": wanted["smoothing_radius"]}
         if scale:
             wanted["spectral_weight"] = member_weight(scale, wanted["spectral_weight"])
-        elif recorded["spectral_weight"] in (wanted["spectral_weight"], member_weight({"radius": 0, "configured": 1},
-                                                                                      wanted["spectral_weight"])):
+        elif recorded["spectral_weight"] in (wanted["spectral_weight"], max(wanted["spectral_weight"],
+                                                                            SMALL_OBJECT_WEIGHT)):
             chosen += ("spectral_weight",)  # the held-out choice moved the radius after the scale: either weight
     if wanted.get("spectral_member") == "auto":
         decided = _gate_decision(record, output_dir)
