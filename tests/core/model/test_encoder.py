@@ -93,6 +93,21 @@ def test_dense_inference_equals_forward_dense(p, bands, centre_branch):
     torch.testing.assert_close(fast_channels_last, expected, atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("centre_branch", [False, True])
+def test_dense_inference_in_strips_equals_the_whole_tile(centre_branch):
+    """Rows that do not divide into strips, with the halo each strip needs, give the whole tile's map."""
+    torch.manual_seed(0)
+    enc = _warmed(SpectralSpatialEncoder(9, 5, feature_dim=12, spectral_channels=(2, 4), spatial_channels=8,
+                                         centre_branch=centre_branch), 9, 5)
+    tile = torch.randn(1, 9, 23 + 4, 11 + 4)
+    whole, strips = enc.inference(), enc.inference()
+    whole.STRIP_ROWS, strips.STRIP_ROWS = 1000, 5
+    with torch.no_grad():
+        expected, got = whole(tile), strips(tile)
+    assert got.shape == expected.shape == (1, 12, 23, 11)
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+
+
 def test_dense_inference_in_bfloat16_stays_close_to_float32():
     torch.manual_seed(0)
     enc = _warmed(SpectralSpatialEncoder(16, 5, feature_dim=12, spectral_channels=(2, 4), spatial_channels=8), 16, 5)
