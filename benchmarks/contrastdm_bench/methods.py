@@ -466,6 +466,9 @@ METHODS = {
                                  lambda base: {"budget": "data", "supcon_weight": 0.0}),
     "cdm-mnf": lambda: Learner("cdm-mnf", "the default with the minimum noise fraction instead of PCA "
                                "(reduction='mnf')", _default, reduction="mnf"),
+    "cdm-noshift": lambda: Learner("cdm-noshift", "the default without the augmentation that shifts a training patch "
+                                   "by a pixel (aug_shift=0): on objects of 1-4 px it moves another object "
+                                   "under the patch's label", lambda base: {"aug_shift": 0}),
     "preset-fast": lambda: Learner("preset-fast", "ContrastDM with the 'fast' preset", _preset("fast")),
     "preset-best": lambda: Learner("preset-best", "ContrastDM with the 'best' preset", _preset("best")),
 }
