@@ -61,10 +61,9 @@ from .suggest_sites import SuggestSitesAlgorithm as S
 from .suggest_sites import add_sites_to_project, class_colors, sites_path
 
 PRESET_HELP = {
-    "fast": N_("A first look: about a third of the training time, about 1 OA point below 'balanced' "
-               "(Indian Pines)."),
-    "balanced": N_("Good maps for most work."),
-    "best": N_("Final maps: about three times the training of 'balanced'."),
+    "fast": N_("A first look: about 0.4 times the training time of 'balanced', 0.6 OA points lower on Indian "
+               "Pines (84.56 against 85.19 with 10 pixels per class, 80.73 against 81.36 with rectangles)."),
+    "balanced": N_("The default, for maps. Longer schedules were not more accurate on Indian Pines' rectangles."),
 }
 class ContrastDMDialog(QDialog):
     def __init__(self, iface=None, parent=None) -> None:
@@ -166,7 +165,7 @@ class ContrastDMDialog(QDialog):
         presets = QHBoxLayout()
         self.preset_group = QButtonGroup(self)
         self.preset_buttons = {}
-        for key, label in (("fast", tr("Fast")), ("balanced", tr("Balanced")), ("best", tr("Best"))):
+        for key, label in (("fast", tr("Fast")), ("balanced", tr("Balanced"))):
             button = QRadioButton(label)
             button.setToolTip(tr(PRESET_HELP[key]))
             self.preset_group.addButton(button)

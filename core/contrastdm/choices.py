@@ -5,7 +5,7 @@ copies, because it talks to the engine only through the CLI and never imports it
 live in another interpreter); tests/qgis/test_choice_copies.py holds those copies equal to these.
 """
 
-PRESETS = ("fast", "balanced", "best")
+PRESETS = ("fast", "balanced")
 DEFAULT_PRESET = "balanced"
 
 # "cuda:N" picks one GPU of several as well.

@@ -5,186 +5,176 @@
     <name>ContrastDM</name>
     <message>
         <location filename="../../contrastdm_qgis/dialog.py" line="64"/>
-        <source>A first look: about a third of the training time, about 1 OA point below 'balanced' (Indian Pines).</source>
+        <source>A first look: about 0.4 times the training time of 'balanced', 0.6 OA points lower on Indian Pines (84.56 against 85.19 with 10 pixels per class, 80.73 against 81.36 with rectangles).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
         <location filename="../../contrastdm_qgis/dialog.py" line="66"/>
-        <source>Good maps for most work.</source>
+        <source>The default, for maps. Longer schedules were not more accurate on Indian Pines' rectangles.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="67"/>
-        <source>Final maps: about three times the training of 'balanced'.</source>
-        <translation type="unfinished"></translation>
-    </message>
-    <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="73"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="72"/>
         <source>ContrastDM: train and classify</source>
         <translation>ContrastDM: trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="93"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="92"/>
         <source>Train and classify</source>
         <translation>Trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="96"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="95"/>
         <source>Engine</source>
         <translation>Engine</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="100"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="99"/>
         <source>Run</source>
         <translation>Starten</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="101"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="100"/>
         <source>Cancel</source>
         <translation>Abbrechen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="103"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="102"/>
         <source>Suggest where to label</source>
         <translation>Wo als Nächstes labeln?</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="105"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="104"/>
         <source>Points where the last map's model is least sure, to label next</source>
         <translation>Punkte, an denen das Modell der letzten Karte am unsichersten ist: dort als Nächstes labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="146"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
         <source>Class</source>
         <translation>Klasse</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="146"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
         <source>Features</source>
         <translation>Objekte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="146"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
         <source>Pixels (approx.)</source>
         <translation>Pixel (ca.)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="157"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="156"/>
         <source>Raster</source>
         <translation>Raster</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="160"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="159"/>
         <source>Training layer</source>
         <translation>Trainingslayer</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="161"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="160"/>
         <source>Class field</source>
         <translation>Klassenfeld</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="164"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="163"/>
         <source>Validation layer (optional)</source>
         <translation>Validierungslayer (optional)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="169"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
         <source>Fast</source>
         <translation>Schnell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="169"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
         <source>Balanced</source>
         <translation>Ausgewogen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="169"/>
-        <source>Best</source>
-        <translation>Beste</translation>
-    </message>
-    <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="176"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="175"/>
         <source>Preset</source>
         <translation>Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="180"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="179"/>
         <source>Class map</source>
         <translation>Klassenkarte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="181"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="180"/>
         <source>Confidence</source>
         <translation>Konfidenz</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="182"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="181"/>
         <source>Model</source>
         <translation>Modell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="183"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="182"/>
         <source>Report</source>
         <translation>Bericht</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="197"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="196"/>
         <source>Advanced</source>
         <translation>Erweitert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="202"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="201"/>
         <source>Validation class field (empty: the class field)</source>
         <translation>Klassenfeld der Validierung (leer: das Klassenfeld)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="207"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="206"/>
         <source>Test layer (accuracy of the map)</source>
         <translation>Testlayer (Genauigkeit der Karte)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="212"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="211"/>
         <source>preset default</source>
         <translation>Standard der Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="215"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="214"/>
         <source>Add synthetic features for scarce classes</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="217"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="216"/>
         <source>Refine features with the diffusion model (slower)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="218"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="217"/>
         <source>Quick retrain: start from this raster's last model</source>
         <translation>Schnell nachtrainieren: vom letzten Modell dieses Rasters ausgehen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="219"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="218"/>
         <source>After editing polygons: start from the last model trained on this raster with the same settings and train a fifth of the schedule. The first run trains in full; a class added since starts afresh.</source>
         <translation>Nach dem Bearbeiten von Polygonen: vom letzten mit denselben Einstellungen auf diesem Raster trainierten Modell ausgehen und ein Fünftel des Trainingsplans rechnen. Der erste Lauf trainiert vollständig; eine seither hinzugekommene Klasse beginnt neu.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="222"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="221"/>
         <source>Choose the patch size on held-out polygons</source>
         <translation>Ausschnittgröße an zurückgehaltenen Polygonen wählen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="223"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="222"/>
         <source>Short trial runs at 5, 7 and 11 px scored on training polygons held out of them pick the patch size (up to a fifth more training time). Small objects, such as buildings at 30 m, often want a smaller patch.</source>
         <translation>Kurze Probeläufe mit 5, 7 und 11 px, bewertet an zurückgehaltenen Trainingspolygonen, wählen die Ausschnittgröße (bis zu einem Fünftel mehr Trainingszeit). Kleine Objekte, etwa Gebäude bei 30 m, brauchen oft einen kleineren Ausschnitt.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="226"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="225"/>
         <source>Fit the smoothing to the scene's objects</source>
         <translation>Glättung an die Objekte der Szene anpassen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="227"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="226"/>
         <source>Narrow the map's smoothing window to the distance over which neighbouring pixels stay alike, so that objects of a few pixels (buildings, roads at 30 m) are not smoothed away; large fields keep the full window.</source>
         <translation>Das Glättungsfenster der Karte auf die Entfernung verkleinern, über die benachbarte Pixel einander ähnlich bleiben, damit Objekte von wenigen Pixeln (Gebäude, Straßen bei 30 m) nicht weggeglättet werden; große Felder behalten das volle Fenster.</translation>
     </message>
@@ -630,7 +620,7 @@
     </message>
     <message>
         <location filename="../../contrastdm_qgis/algorithm_base.py" line="209"/>
-        <source>Refine features with the diffusion model when classifying (on with 'best')</source>
+        <source>Refine features with the diffusion model when classifying (slower; off in every preset)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>

@@ -62,9 +62,11 @@ def test_ablations_map_onto_the_learner_config():
     assert _config("cnn", quick=True).contrastive_epochs == 0  # quick mode never switches a stage on
     from contrastdm.model.config import PRESETS
 
-    for preset in ("fast", "best"):  # a preset as a method: the preset itself, on the run's patch and seed
-        assert _config(f"preset-{preset}") == PRESETS[preset].replace(patch_size=9, seed=5)
-    assert PRESETS["best"].refit_all and not PRESETS["best"].refine
+    # a preset as a method: the preset itself, on the run's patch and seed
+    assert _config("preset-fast") == PRESETS["fast"].replace(patch_size=9, seed=5)
+    assert _config("preset-best") == base.replace(patch_size=9, seed=5, contrastive_epochs=12, diffusion_steps=3000,
+                                                  synthetic_per_class=256, finetune_epochs=150)
+    assert "best" not in PRESETS
 
 
 def test_every_listed_method_is_built():

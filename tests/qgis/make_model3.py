@@ -91,7 +91,7 @@ def build_model() -> QgsProcessingModelAlgorithm:
     _add_input(model, QgsProcessingParameterField(
         "class_field", "Class field", parentLayerParameterName="training_vector"), 600, 60)
     _add_input(model, QgsProcessingParameterEnum(
-        "preset", "Preset", options=["fast", "balanced", "best"], defaultValue="balanced",
+        "preset", "Preset", options=["fast", "balanced"], defaultValue="balanced",
         usesStaticStrings=True), 840, 60)
     for i, (name, label) in enumerate(ADVANCED):
         _add_input(model, QgsProcessingParameterNumber(

@@ -57,7 +57,7 @@ def test_train_model_parameters():
     assert params["TRAINING_VECTOR"].type() == "source"
     assert params["CLASS_FIELD"].parentLayerParameterName() == "TRAINING_VECTOR"
     assert params["VALIDATION_VECTOR"].flags() & QgsProcessingParameterDefinition.FlagOptional
-    assert params["PRESET"].options() == ["fast", "balanced", "best"]
+    assert params["PRESET"].options() == ["fast", "balanced"]
     assert params["DEVICE"].options() == ["auto", "cpu", "cuda", "mps"]
     for name in ("PATCH_SIZE", "PCA_COMPONENTS", "CONTRASTIVE_EPOCHS", "DIFFUSION_STEPS", "FINETUNE_EPOCHS",
                  "BATCH_SIZE"):

@@ -73,7 +73,7 @@ def test_safetensors_round_trip_predicts_identically(tmp_path, changes):
 def test_config_json_round_trip_and_errors():
     from contrastdm.model import PRESETS
 
-    assert set(PRESETS) == {"fast", "balanced", "best"}
+    assert set(PRESETS) == {"fast", "balanced"}
     for cfg in PRESETS.values():
         assert LearnerConfig.from_dict(json.loads(json.dumps(cfg.to_dict()))) == cfg
     assert PRESETS["balanced"] == LearnerConfig()
