@@ -471,8 +471,8 @@ METHODS = {
     "cdm-mnf": lambda: Learner("cdm-mnf", "the default with the minimum noise fraction instead of PCA "
                                "(reduction='mnf')", _default, reduction="mnf"),
     "cdm-noshift": lambda: Learner("cdm-noshift", "the default without the augmentation that shifts a training patch "
-                                   "by a pixel (aug_shift=0): on objects of 1-4 px it moves another object "
-                                   "under the patch's label", lambda base: {"aug_shift": 0}),
+                                   "by a pixel on any scene (aug_shift=0; the default drops it only where the "
+                                   "scene's scale lowers the smoothing radius)", lambda base: {"aug_shift": 0}),
     "preset-fast": lambda: Learner("preset-fast", "ContrastDM with the 'fast' preset", _preset("fast")),
     "preset-best": lambda: Learner("preset-best", "the former 'best' preset, measured and then dropped: 3 x the "
                                    "pre-training and diffusion steps, 1.5 x the fine-tuning, twice the synthetic "
@@ -534,14 +534,22 @@ def stale_reason(record: dict, output_dir=None) -> Optional[str]:
         chosen += ("patch_size",)
     if wanted.get("smoothing_from_scene"):
         chosen += ("smoothing_radius",)
+    scale = (record.get("method_info") or {}).get("smoothing_scale")
+    if not scale and wanted.get("smoothing_from_scene") and not wanted.get("choose_on_held_out"):
+        # runs made before the record kept the scale: their radius is the one the scale allowed
+        scale = {"radius": recorded["smoothing_radius"], "configured": wanted["smoothing_radius"]}
+    if wanted.get("shift_from_scene"):  # the shift follows from the radius the scale allowed: compare that
+        from contrastdm.scene_scale import patch_shift
+
+        chosen += ("shift_from_scene",)
+        if scale:
+            wanted["aug_shift"] = patch_shift(scale, wanted["aug_shift"])
+        elif recorded["aug_shift"] in (wanted["aug_shift"], 0):
+            chosen += ("aug_shift",)  # the held-out choice moved the radius after the scale: either shift
     if wanted.get("member_from_scene"):  # the weight follows from the radius the scale allowed: compare that
         from contrastdm.scene_scale import SMALL_OBJECT_WEIGHT, member_weight
 
         chosen += ("member_from_scene",)
-        scale = (record.get("method_info") or {}).get("smoothing_scale")
-        if not scale and wanted.get("smoothing_from_scene") and not wanted.get("choose_on_held_out"):
-            # runs made before the record kept the scale: their radius is the one the scale allowed
-            scale = {"radius": recorded["smoothing_radius"], "configured": wanted["smoothing_radius"]}
         if scale:
             wanted["spectral_weight"] = member_weight(scale, wanted["spectral_weight"])
         elif recorded["spectral_weight"] in (wanted["spectral_weight"], max(wanted["spectral_weight"],

@@ -100,6 +100,12 @@ def member_weight(choice: dict, configured: float) -> float:
     return float(configured)
 
 
+def patch_shift(choice: dict, configured: int) -> int:
+    """The training patches' shift augmentation (in pixels) on a scene of this scale: none where the radius had to
+    come down, since a one-pixel shift then centres a patch on another object under the first one's label."""
+    return 0 if choice["radius"] < choice["configured"] else int(configured)
+
+
 def describe(choice: dict) -> str:
     """One line for the log and the report."""
     values = ", ".join(f"radius {r}: {value:.2f}" for r, value in enumerate(choice["correlation"], start=1))
@@ -107,5 +113,6 @@ def describe(choice: dict) -> str:
     radius = (f"smoothing radius {choice['radius']} ({kept})" if choice.get("applied", True)
               else f"smoothing radius {choice['configured']} as configured (the scale gives {choice['radius']})")
     weight = f"; spectral member weight {choice['member_weight']:g}" if "member_weight" in choice else ""
+    shift = f"; patch shift {choice['patch_shift']} px" if "patch_shift" in choice else ""
     return (f"{radius} from the scene's spatial scale: share of the smoothing on alike pixels "
-            f"{values or 'not measured'} (at least {CORRELATION} wanted){weight}")
+            f"{values or 'not measured'} (at least {CORRELATION} wanted){weight}{shift}")

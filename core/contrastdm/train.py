@@ -350,7 +350,7 @@ def _read_and_choose(raster, vector, class_field, config, unlabelled_rasters, sh
         data = _read_all(raster, vector, class_field, config.replace(patch_size=read_size), unlabelled_rasters,
                          share, feedback, scene_cache, **options)
     choices = {}
-    if config.smoothing_from_scene or config.member_from_scene:
+    if config.smoothing_from_scene or config.member_from_scene or config.shift_from_scene:
         config, choices["smoothing_scale"] = _scene_scale(data, config, clock, feedback)
     if skipped != "off":
         with clock("patch_choice"):
@@ -359,9 +359,9 @@ def _read_and_choose(raster, vector, class_field, config, unlabelled_rasters, sh
 
 
 def _scene_scale(data: TrainingData, config, clock, feedback):
-    """``(config, choice)``: the smoothing radius and the spectral member's weight from the scene's spatial scale
-    (:mod:`contrastdm.scene_scale`), each where its setting asks for it; measured on the patches as read, the
-    widest reach a chosen patch size may narrow."""
+    """``(config, choice)``: the smoothing radius, the spectral member's weight and the patch shift from the scene's
+    spatial scale (:mod:`contrastdm.scene_scale`), each where its setting asks for it; measured on the patches as
+    read, the widest reach a chosen patch size may narrow."""
     from . import scene_scale
 
     with clock("scene_scale"):
@@ -370,6 +370,9 @@ def _scene_scale(data: TrainingData, config, clock, feedback):
     if config.member_from_scene:
         choice["member_weight"] = scene_scale.member_weight(choice, config.spectral_weight)
         config = config.replace(spectral_weight=choice["member_weight"])
+    if config.shift_from_scene:
+        choice["patch_shift"] = scene_scale.patch_shift(choice, config.aug_shift)
+        config = config.replace(aug_shift=choice["patch_shift"])
     if config.smoothing_from_scene:
         config = config.replace(smoothing_radius=choice["radius"])
     feedback.message(scene_scale.describe(choice))

@@ -74,7 +74,7 @@ def test_settings_chosen_on_held_out_polygons_do_not_make_a_record_stale():
     assert "spectral_weight" in stale_reason(record("cdm-radius", smoothing_radius=0, spectral_weight=0.0))
     assert stale_reason(record("cdm-choice", smoothing_radius=2, spectral_weight=0.0, spectral_member="off")) is None
     # cdm-polygons takes its radius from the scene's scale (the default), not from the held-out polygons
-    assert stale_reason(record("cdm-polygons", smoothing_radius=0, spectral_weight=0.75)) is None
+    assert stale_reason(record("cdm-polygons", smoothing_radius=0, spectral_weight=0.75, aug_shift=0)) is None
     assert "smoothing_from_scene" in stale_reason(record("cdm-polygons", smoothing_radius=0,
                                                          smoothing_from_scene=False))
     assert "finetune_epochs" in stale_reason(record("cdm-choice", finetune_epochs=3))
@@ -84,7 +84,7 @@ def test_a_radius_from_the_scene_scale_does_not_make_a_record_stale():
     from contrastdm_bench.methods import ENGINE_PATH_VERSION, METHODS
 
     config = METHODS["cdm-scale"]().config_for(11, 0, False).to_dict()
-    config.update({"spectral_member": "on", "smoothing_radius": 1, "spectral_weight": 0.75})
+    config.update({"spectral_member": "on", "smoothing_radius": 1, "spectral_weight": 0.75, "aug_shift": 0})
     record = {"method": "cdm-scale", "harness_version": ENGINE_PATH_VERSION, "patch_size": 11, "seed": 0,
               "method_info": {"config": config, "spectral_gate": {"requested": "auto", "member": "on"}}}
     assert stale_reason(record) is None
@@ -108,10 +108,12 @@ def test_the_member_weight_counts_only_where_the_member_is_on():
 def test_the_member_weight_is_checked_against_the_radius_the_scale_allowed():
     from contrastdm_bench.methods import ENGINE_PATH_VERSION, METHODS
 
-    def record(radius, weight):
+    def record(radius, weight, shift=None):
         config = {**METHODS["contrastdm"]().config_for(11, 0, False).to_dict(), "spectral_member": "on",
-                  "smoothing_radius": radius, "spectral_weight": weight}
-        config.pop("member_from_scene")  # as in runs made before the setting: the weight is what counts
+                  "smoothing_radius": radius, "spectral_weight": weight,
+                  "aug_shift": (0 if radius < 5 else 1) if shift is None else shift}
+        for setting in ("member_from_scene", "shift_from_scene"):
+            config.pop(setting)  # as in runs made before the settings: the weight and the shift are what count
         return {"method": "contrastdm", "harness_version": ENGINE_PATH_VERSION, "patch_size": 11, "seed": 0,
                 "method_info": {"config": config, "spectral_gate": {"requested": "auto", "member": "on"}}}
 
@@ -119,3 +121,6 @@ def test_the_member_weight_is_checked_against_the_radius_the_scale_allowed():
     assert stale_reason(record(5, 0.5)) is None  # the full window: the configured weight
     assert "spectral_weight 0.75 -> 0.5" in stale_reason(record(5, 0.75))
     assert "spectral_weight 0.5 -> 0.75" in stale_reason(record(2, 0.5))
+    # The same for the patch shift: none where the radius came down (runs made with it are stale there only)
+    assert "aug_shift 1 -> 0" in stale_reason(record(0, 0.75, shift=1))
+    assert "aug_shift 0 -> 1" in stale_reason(record(5, 0.5, shift=0))

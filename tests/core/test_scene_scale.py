@@ -72,8 +72,19 @@ def test_the_member_leads_only_where_the_radius_had_to_come_down():
     assert member_weight({"radius": 5, "configured": 5}, 0.5) == 0.5
     assert member_weight({"radius": 0, "configured": 0}, 0.3) == 0.3  # smoothing off: nothing measured
     assert member_weight({"radius": 1, "configured": 5}, 0.9) == 0.9  # never lowered
-    line = describe({"radius": 1, "configured": 5, "correlation": [0.6, 0.4], "applied": False, "member_weight": 0.75})
+    line = describe({"radius": 1, "configured": 5, "correlation": [0.6, 0.4], "applied": False, "member_weight": 0.75,
+                     "patch_shift": 0})
     assert "smoothing radius 5 as configured (the scale gives 1)" in line and "member weight 0.75" in line
+    assert "patch shift 0 px" in line
+
+
+def test_the_patch_shift_stops_only_where_the_radius_had_to_come_down():
+    from contrastdm.scene_scale import patch_shift
+
+    assert patch_shift({"radius": 0, "configured": 5}, 1) == 0
+    assert patch_shift({"radius": 4, "configured": 5}, 2) == 0
+    assert patch_shift({"radius": 5, "configured": 5}, 1) == 1
+    assert patch_shift({"radius": 0, "configured": 0}, 1) == 1  # smoothing off: nothing measured
 
 
 def _trained_on_one_pixel_objects(tmp_path, **settings) -> dict:
@@ -112,12 +123,13 @@ def test_training_lowers_the_radius_on_a_fine_grained_scene_only(tmp_path, grain
     assert choice["configured"] == 5 and metadata["config"]["smoothing_from_scene"] is True
     # The member leads where the objects are smaller than the window.
     assert choice["member_weight"] == metadata["config"]["spectral_weight"] == (0.5 if grain == "fields" else 0.75)
+    assert choice["patch_shift"] == metadata["config"]["aug_shift"] == (1 if grain == "fields" else 0)
     assert metadata["training"]["stage_seconds"]["scene_scale"] >= 0
     assert "Smoothing radius from the scene" in report.read_text()
 
 
 def test_with_the_settings_off_the_radius_is_as_configured(tmp_path):
     metadata = _trained_on_one_pixel_objects(tmp_path, smoothing_radius=5, smoothing_from_scene=False,
-                                             member_from_scene=False)
+                                             member_from_scene=False, shift_from_scene=False)
     assert metadata["config"]["smoothing_radius"] == 5 and "smoothing_scale" not in metadata["training"]
     assert "scene_scale" not in metadata["training"]["stage_seconds"]
