@@ -138,7 +138,7 @@ class LearnerConfig:
     member_from_scene: bool = True
     # Turn off the one-pixel patch shift among the augmentations (aug_shift) on the same scenes: a patch of a 1-2 px
     # object shifted by a pixel is centred on another object under the first one's label (urban-sim: the network
-    # alone +8 to +9 OA, the map +0.29 to +0.79 on seeds 0-2). Where objects fill the window the shift stays:
+    # alone +8 to +9 OA, the map +0.29 to +0.79 on seeds 0-4). Where objects fill the window the shift stays:
     # without it Indian Pines' blocks lost 0.95 OA on seeds 0-2.
     shift_from_scene: bool = True
     spectral_epochs: int = 200  # the spectral member's training schedule (its epoch chosen on a carved slice)
