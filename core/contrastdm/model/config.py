@@ -225,7 +225,7 @@ PRESETS: dict[str, LearnerConfig] = {
         contrastive_epochs=1, diffusion_steps=500, diffusion_views=4, synthetic_per_class=64, ddim_steps=25,
         finetune_epochs=40,
     ),
-    # No longer preset is offered: three times the pre-training and the diffusion steps and 1.5 times the
+    # No preset with longer schedules: three times the pre-training and the diffusion steps and 1.5 times the
     # fine-tuning ("best" until measured) gained 0.74 OA on Indian Pines' shot-10 but lost 0.32 OA and 3.2 AA on
     # its blocks (seeds 0-2) at 2-3 times the training time (benchmarks/README.md, the presets).
     "balanced": LearnerConfig(),
