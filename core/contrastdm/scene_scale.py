@@ -91,19 +91,22 @@ def radius_for_scene(patches: np.ndarray, configured: int, components: np.ndarra
     return {"radius": int(radius), "configured": int(configured), "correlation": [round(v, 3) for v in correlation]}
 
 
+def objects_are_small(choice: dict) -> bool:
+    """Whether the radius had to come down (``choice`` from :func:`radius_for_scene`): the scene's objects are
+    smaller than the smoothing window, and so smaller than the network's patch too."""
+    return choice["radius"] < choice["configured"]
+
+
 def member_weight(choice: dict, configured: float) -> float:
-    """The spectral member's weight on a scene of this scale (``choice`` from :func:`radius_for_scene`): at least
-    :data:`SMALL_OBJECT_WEIGHT` where the radius had to come down, since objects smaller than the smoothing window
-    are smaller than the network's patch too, whose context then misleads; ``configured`` elsewhere."""
-    if choice["radius"] < choice["configured"]:
-        return max(float(configured), SMALL_OBJECT_WEIGHT)
-    return float(configured)
+    """The spectral member's weight on a scene of this scale: at least :data:`SMALL_OBJECT_WEIGHT` where its
+    objects are small (the patch's context then misleads the network), ``configured`` elsewhere."""
+    return max(float(configured), SMALL_OBJECT_WEIGHT) if objects_are_small(choice) else float(configured)
 
 
 def patch_shift(choice: dict, configured: int) -> int:
-    """The training patches' shift augmentation (in pixels) on a scene of this scale: none where the radius had to
-    come down, since a one-pixel shift then centres a patch on another object under the first one's label."""
-    return 0 if choice["radius"] < choice["configured"] else int(configured)
+    """The training patches' shift augmentation (in pixels) on a scene of this scale: none where its objects are
+    small, since a one-pixel shift then centres a patch on another object under the first one's label."""
+    return 0 if objects_are_small(choice) else int(configured)
 
 
 def describe(choice: dict) -> str:

@@ -342,8 +342,8 @@ def _read_and_choose(raster, vector, class_field, config, unlabelled_rasters, sh
                      device, ranks, **options):
     """``(data, config, choices)``: the training data, read at the largest candidate patch size when the size is
     chosen on held-out polygons and cropped to the choice, else at the configured size; the config with the
-    patch size and, when asked, the smoothing radius and member weight from the scene's scale; the records of
-    those choices."""
+    patch size and, when asked, the smoothing radius, member weight and patch shift from the scene's scale; the
+    records of those choices."""
     skipped = patch_choice.skipped_because(config, options.get("validation_vector"), ranks)
     read_size = max(patch_choice.candidates(config.patch_size)) if skipped is None else config.patch_size
     with clock("read"):
