@@ -473,6 +473,9 @@ METHODS = {
     "cdm-noshift": lambda: Learner("cdm-noshift", "the default without the augmentation that shifts a training patch "
                                    "by a pixel on any scene (aug_shift=0; the default drops it only where the "
                                    "scene's scale lowers the smoothing radius)", lambda base: {"aug_shift": 0}),
+    "cdm-bf16": lambda: Learner("cdm-bf16", "the default trained in bfloat16 mixed precision on the CPU "
+                                "(cpu_precision='bfloat16'; native on processors with AVX512-BF16 or AMX)",
+                                lambda base: {"cpu_precision": "bfloat16"}),
     "preset-fast": lambda: Learner("preset-fast", "ContrastDM with the 'fast' preset", _preset("fast")),
     "preset-best": lambda: Learner("preset-best", "the former 'best' preset, measured and then dropped: 3 x the "
                                    "pre-training and diffusion steps, 1.5 x the fine-tuning, twice the synthetic "

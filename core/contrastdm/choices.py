@@ -12,6 +12,11 @@ DEFAULT_PRESET = "balanced"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 DEFAULT_DEVICE = "auto"
 
+# Compute precision on the CPU: float32 (exact), bfloat16 (convolutions and matrix products in bfloat16, weights
+# and reductions in float32), or auto (bfloat16 where the processor computes it natively: AVX512-BF16 or AMX).
+PRECISIONS = ("float32", "bfloat16", "auto")
+DEFAULT_PRECISION = "float32"
+
 # Spectral reduction before the network: principal components, or minimum noise fraction.
 REDUCTIONS = ("pca", "mnf")
 DEFAULT_REDUCTION = "pca"

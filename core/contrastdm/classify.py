@@ -22,6 +22,7 @@ import numpy as np
 from rasterio.errors import RasterioError
 
 from .bundle import Model, load_model, match_bands
+from .choices import PRECISIONS
 from .errors import InputError, OutputError
 from .feedback import NullFeedback, QuietFeedback, check_cancelled
 from .io.atomic import check_outputs
@@ -36,8 +37,6 @@ from .io.raster import (
 from .io.writer import CONFIDENCE_NODATA, ClassificationWriter
 from .spatial import guide_from_features, smooth_probabilities
 from .spatial import halo as smoothing_halo
-
-PRECISIONS = ("float32", "bfloat16", "auto")
 
 
 @dataclass
@@ -299,12 +298,12 @@ def _compute_dtype(device, precision: str):
     bfloat16 natively (AVX512-BF16 or AMX); float32 otherwise."""
     import torch
 
+    from .device import native_bfloat16
+
     if precision not in PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
     if precision == "auto":
-        checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-        native = device.type == "cpu" and torch.backends.mkldnn.is_available() and any(c and c() for c in checks)
-        return torch.bfloat16 if native else torch.float32
+        return torch.bfloat16 if native_bfloat16(device) else torch.float32
     return torch.bfloat16 if precision == "bfloat16" else torch.float32
 
 

@@ -89,6 +89,10 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--batch-size", type=int)
     group.add_argument("--seed", type=int)
     group.add_argument("--device", default=choices.DEFAULT_DEVICE, help=DEVICE_HELP)
+    group.add_argument("--cpu-precision", choices=choices.PRECISIONS,
+                       help="training's precision on a CPU: float32 (the default, exact), bfloat16 (convolutions and "
+                            "matrix products in bfloat16), or auto (bfloat16 where the processor computes it "
+                            "natively, AVX512-BF16 or AMX; float32 elsewhere). A GPU trains in mixed precision")
     group.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                        help="any other learner setting, e.g. --set temperature=0.1 (repeatable)")
 
@@ -245,7 +249,7 @@ def _train_kwargs(args) -> dict:
     options = dict(validation_vector=args.validation_vector, validation_class_field=args.validation_class_field,
                 preset=args.preset, pca_components=args.pca_components or None, reduction=args.reduction,
                 bands=args.bands, drop_bands=args.drop_bands, class_colors=colors,
-                device=args.device, feature_dim=args.feature_dim,
+                device=args.device, cpu_precision=args.cpu_precision, feature_dim=args.feature_dim,
                 **({"choose_patch_size": True} if args.patch_size == "auto" else {"patch_size": args.patch_size}),
                 contrastive_epochs=args.contrastive_epochs, diffusion_steps=args.diffusion_steps,
                 finetune_epochs=args.finetune_epochs, synthetic=args.synthetic, refine=args.refine,

@@ -53,6 +53,17 @@ def thread_count() -> int:
     return max(1, available // (_positive(os.environ.get("LOCAL_WORLD_SIZE")) or 1))
 
 
+def native_bfloat16(device) -> bool:
+    """Whether ``device`` is a CPU that computes bfloat16 natively (AVX512-BF16 or AMX tiles), where bfloat16
+    halves the cost of convolutions and matrix products instead of emulating them."""
+    import torch
+
+    if device.type != "cpu" or not torch.backends.mkldnn.is_available():
+        return False
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+    return any(check and check() for check in checks)
+
+
 def describe_device(device) -> str:
     import torch
 

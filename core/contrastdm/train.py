@@ -498,6 +498,7 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     """
     from . import distributed
     from .device import describe_device, resolve_device
+    from .model.amp import describe_precision
     from .training.clock import StageClock
 
     started = time.monotonic()
@@ -507,7 +508,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
     feedback = feedback or NullFeedback()
     if not ranks.is_main:  # one voice per job; every rank still stops when cancelled
         feedback = QuietFeedback(feedback)
-    feedback.message(f"device: {describe_device(torch_device)}")
+    precision = describe_precision(torch_device, config.cpu_precision)
+    feedback.message(f"device: {describe_device(torch_device)}; {precision}")
     unlabelled_rasters = [str(r) for r in unlabelled_rasters or ()]
     check_outputs([model_path, report], inputs=[raster, vector, validation_vector, *unlabelled_rasters])
     share = (max_unlabelled or UNLABELLED_SAMPLES) // (1 + len(unlabelled_rasters))
@@ -534,7 +536,8 @@ def train(raster, vector, class_field: str, model_path, *, validation_vector=Non
                **({"ranks": ranks.world_size} if ranks.active else {})}
     metadata = _model_metadata(data, config, fitted, sources, settings, describe_device(torch_device),
                                time.monotonic() - started, clock.rounded())
-    metadata["training"].update({k: v for k, v in (("held_out_choice", choice), *choices.items()) if v})
+    metadata["training"].update({k: v for k, v in (("held_out_choice", choice), *choices.items()) if v},
+                                precision=precision)
     model = Model(fitted.network.to("cpu").eval(), data.preprocessor, class_infos(data.table, class_colors),
                   metadata, member_net)
     check_cancelled(feedback)

@@ -35,7 +35,7 @@ def test_ablations_map_onto_the_learner_config():
     assert {_config(n).spectral_member for n in METHODS
             if (n.startswith("cdm-") and n not in ("cdm-spectral", "cdm-polygons", "cdm-choice", "cdm-radius", "cdm-patch",
                                                    "cdm-scale", "cdm-auto", "cdm-pre4x", "cdm-pre16x", "cdm-budget", "cdm-scene", "cdm-mnf",
-                                                   "cdm-noshift"))
+                                                   "cdm-noshift", "cdm-bf16"))
                 or n == "cnn"} == {"off"}
     assert _config("cdm-polygons") == base.replace(patch_size=9, seed=5, validation_split="polygons")
     assert _config("cdm-choice") == _config("cdm-polygons").replace(choose_on_held_out=True)
@@ -50,6 +50,7 @@ def test_ablations_map_onto_the_learner_config():
     assert _config("cdm-scene") == _config("cdm-budget").replace(supcon_weight=0.0)
     assert _config("cdm-mnf") == _config("contrastdm") and make_method("cdm-mnf").train_options == {"reduction": "mnf"}
     assert _config("cdm-noshift") == base.replace(patch_size=9, seed=5, aug_shift=0)
+    assert _config("cdm-bf16") == base.replace(patch_size=9, seed=5, cpu_precision="bfloat16")
     spectral = _config("cdm-spectral")
     assert spectral.spectral_member == "on"
     assert spectral.replace(patch_size=base.patch_size, seed=base.seed, spectral_member="auto") == base
@@ -73,7 +74,7 @@ def test_every_listed_method_is_built():
     assert list(METHODS) == ["svm", "rf", "mlp1d", "cnn", "ssftt", "cdm-head", "cdm-nosynth", "cdm-early",
                              "cdm-refine", "cdm-centre", "cdm-spectral", "contrastdm", "cdm-polygons", "cdm-choice",
                              "cdm-radius", "cdm-patch", "cdm-scale", "cdm-auto", "cdm-pre4x", "cdm-pre16x", "cdm-budget", "cdm-scene", "cdm-mnf",
-                             "cdm-noshift", "preset-fast",
+                             "cdm-noshift", "cdm-bf16", "preset-fast",
                              "preset-best"]
     for name in METHODS:
         assert make_method(name).name == name

@@ -32,9 +32,11 @@ def test_run_with_jsonl_progress(scene, tmp_path):
     done = cli("run", "--raster", scene.raster, "--vector", scene.training, "--class-field", "class_name",
                "--model", out / "m.safetensors", "--output", out / "map.tif", "--confidence", out / "conf.tif",
                "--test-vector", scene.training, "--report", out / "report.html", "--device", "cpu",
-               "--smoothing-radius", "2", "--progress", "jsonl", *TINY_CLI)
+               "--smoothing-radius", "2", "--cpu-precision", "bfloat16", "--progress", "jsonl", *TINY_CLI)
     assert done.returncode == 0, done.stderr
     stream = events(done.stdout)  # every stdout line is JSON
+    assert any(e["type"] == "message" and e["text"].startswith("device: CPU")
+               and e["text"].endswith("; bfloat16 mixed precision") for e in stream)
     stages = []
     for event in stream:
         if event["type"] == "progress" and event["stage"] not in stages:
@@ -54,6 +56,7 @@ def test_run_with_jsonl_progress(scene, tmp_path):
     info = json.loads(cli("info", "--model", out / "m.safetensors").stdout)
     assert info["config"]["smoothing_radius"] == 2 and info["config"]["spectral_member"] == "on"
     assert info["training"]["spectral_member"]["requested"] == "auto"
+    assert info["config"]["cpu_precision"] == "bfloat16" and info["training"]["precision"] == "bfloat16 mixed precision"
 
 
 def test_train_classify_evaluate_info_and_doctor(trained, tmp_path):

@@ -1,4 +1,5 @@
-"""Training helpers. Mixed precision: bf16 (or fp16 + GradScaler) autocast on CUDA only; fp32 elsewhere. Plus the learning-rate schedule."""
+"""Training helpers. Mixed precision: bf16 (or fp16 + GradScaler) autocast on CUDA; on the CPU float32, or bf16
+autocast where ``cpu_precision`` asks for it. Plus the learning-rate schedule."""
 
 from __future__ import annotations
 
@@ -19,10 +20,24 @@ class Autocast:
         return torch.autocast(self.device_type, dtype=self.dtype)
 
 
-def autocast_for(device: torch.device) -> Optional[Autocast]:
-    if device.type != "cuda":
-        return None
-    return Autocast("cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+def autocast_for(device: torch.device, cpu_precision: str = "float32") -> Optional[Autocast]:
+    """Autocast for training on ``device``: always on CUDA; on the CPU bf16 for ``cpu_precision`` "bfloat16",
+    or "auto" on a processor that computes bf16 natively, else none. Weights, optimiser state and losses stay
+    float32."""
+    from ..device import native_bfloat16
+
+    if device.type == "cuda":
+        return Autocast("cuda", torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    if device.type == "cpu" and (cpu_precision == "bfloat16"
+                                 or (cpu_precision == "auto" and native_bfloat16(device))):
+        return Autocast("cpu", torch.bfloat16)
+    return None
+
+
+def describe_precision(device: torch.device, cpu_precision: str = "float32") -> str:
+    """Training's compute precision on ``device`` in words, for the log and the model file."""
+    autocast = autocast_for(device, cpu_precision)
+    return "float32" if autocast is None else f"{str(autocast.dtype).replace('torch.', '')} mixed precision"
 
 
 def amp_context(autocast: Optional[Callable]):

@@ -8,7 +8,7 @@ import numbers
 from dataclasses import dataclass, fields
 from typing import Any, Mapping, Optional, Union
 
-from ..choices import BUDGETS, SPECTRAL_MEMBER
+from ..choices import BUDGETS, DEFAULT_PRECISION, PRECISIONS, SPECTRAL_MEMBER
 from ..errors import InputError
 
 # What a configuration written before a field existed meant by it: model files and benchmark records predate some
@@ -148,6 +148,8 @@ class LearnerConfig:
     aug_band_drop: float = 0.1
     aug_shift: int = 1
     seed: int = 0
+    # Training's compute precision on the CPU (choices.PRECISIONS); CUDA trains in mixed precision whatever it says.
+    cpu_precision: str = DEFAULT_PRECISION
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -187,6 +189,8 @@ class LearnerConfig:
         if self.held_out_settings not in HELD_OUT_SETTINGS:
             raise InputError(f"held_out_settings must be one of {', '.join(HELD_OUT_SETTINGS)}, not "
                              f"{self.held_out_settings!r}")
+        if self.cpu_precision not in PRECISIONS:
+            raise InputError(f"cpu_precision must be one of {', '.join(PRECISIONS)}, not {self.cpu_precision!r}")
         if self.budget not in BUDGETS:
             raise InputError(f"budget must be one of {', '.join(BUDGETS)}, not {self.budget!r}")
         if self.warm_start and self.choose_on_held_out:

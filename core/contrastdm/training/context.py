@@ -180,7 +180,7 @@ def make_context(cfg: LearnerConfig, device: torch.device, *, unlabeled: Any, x_
     rnd = random_streams(cfg.seed, device)
     net = ContrastDMNet(x_all.shape[1], k, cfg).to(device)
     return TrainingContext(
-        cfg=cfg, device=device, rnd=rnd, autocast=autocast_for(device),
+        cfg=cfg, device=device, rnd=rnd, autocast=autocast_for(device, cfg.cpu_precision),
         progress=progress or (lambda stage, fraction, message="": None), stop=_Stopper(is_cancelled),
         x_tr=x_tr, y_tr=y_tr, x_va=x_va, y_va=y_va, x_all=x_all, y_all=y_all, unlabelled=unl, net=net,
         validation=validation, pretrain_cache=pretrain_cache,

@@ -24,7 +24,8 @@ STAGE_VERSION = 1  # raise when a stage computes something else from the same in
 # The settings that shape the encoder and its pre-training (the rest of LearnerConfig acts after it).
 SHAPING = ("patch_size", "feature_dim", "spectral_channels", "spatial_channels", "centre_branch", "dropout",
            "contrastive_epochs", "contrastive_samples_per_epoch", "temperature", "contrastive_learning_rate",
-           "weight_decay", "batch_size", "budget", "aug_noise", "aug_scale", "aug_band_drop", "aug_shift", "seed")
+           "weight_decay", "batch_size", "budget", "aug_noise", "aug_scale", "aug_band_drop", "aug_shift", "seed",
+           "cpu_precision")
 
 
 def label_free(cfg, has_unlabelled: bool) -> bool:

@@ -48,3 +48,19 @@ def test_labels_outside_the_classes_are_input_errors(tiny_data):
     with pytest.raises(InputError, match="0..2"):
         make_context(tiny_config(), torch.device("cpu"), unlabeled=None, x_train=tiny_data["x_train"],
                      y_train=tiny_data["y_train"] + 1, n_classes=3)
+
+
+def test_cpu_precision_chooses_the_training_autocast(context, monkeypatch):
+    assert context().autocast is None  # float32 by default
+    bf16 = context(cpu_precision="bfloat16").autocast
+    assert (bf16.device_type, bf16.dtype) == ("cpu", torch.bfloat16)
+    for native in (False, True):
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda native=native: native, raising=False)
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False, raising=False)
+        auto = context(cpu_precision="auto").autocast
+        assert (auto.dtype if auto else None) == (torch.bfloat16 if native else None)
+
+
+def test_an_unknown_cpu_precision_is_refused(context):
+    with pytest.raises(InputError, match="cpu_precision"):
+        context(cpu_precision="float16")

@@ -165,3 +165,14 @@ def test_refit_all_is_skipped_when_validation_data_is_given(tiny_data):
     x_val, y_val = tiny_data["x_test"][:9], tiny_data["y_test"][:9]
     res = _fit(tiny_data, tiny_config(contrastive_epochs=0, synthetic=False, refit_all=True), x_val=x_val, y_val=y_val)
     assert "refit_samples" not in res.validation and "finetune_refit" not in res.history
+
+
+def test_bfloat16_on_the_cpu_trains_float32_weights_that_learn_as_well(tiny_data):
+    """bf16 autocast changes the arithmetic (so the weights differ from float32's), not what is learned or kept."""
+    nets = {p: _fit(tiny_data, tiny_config(cpu_precision=p)).network for p in ("float32", "bfloat16")}
+    weights = {p: net.encoder.conv3d_1.weight for p, net in nets.items()}
+    assert all(w.dtype == torch.float32 for net in nets.values() for w in net.state_dict().values()
+               if w.is_floating_point())
+    assert not torch.equal(weights["float32"], weights["bfloat16"])
+    accuracy = {p: _accuracy(net, tiny_data["x_test"], tiny_data["y_test"]) for p, net in nets.items()}
+    assert accuracy["bfloat16"] > 0.8 and abs(accuracy["bfloat16"] - accuracy["float32"]) <= 0.1
