@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from .choices import DEFAULT_PRECISION
 from .classify import ClassifyResult, classify
 from .evaluate import map_accuracy, write_map_report
 from .feedback import NullFeedback
@@ -34,7 +35,8 @@ def run(raster, vector, class_field: str, model_path, output, *, confidence=None
     from .distributed import current
 
     result = classify(raster, trained.model, output, confidence=confidence, probabilities=probabilities,
-                      tile_size=tile_size, device=device, cog=cog, feedback=feedback)
+                      tile_size=tile_size, device=device, cog=cog, feedback=feedback,
+                      precision=train_options.get("cpu_precision") or DEFAULT_PRECISION)
     if not current().is_main:  # under torchrun every rank trains and classifies its share; rank 0 reports
         return RunResult(trained, None, None, None, time.monotonic() - started)
     metrics = None

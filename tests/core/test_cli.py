@@ -64,6 +64,11 @@ def test_train_classify_evaluate_info_and_doctor(trained, tmp_path):
                "--device", "cpu", "--tile-size", "16")
     assert done.returncode == 0, done.stderr
     assert "pixels/s" in done.stdout
+    fast = cli("classify", "--raster", trained.raster, "--model", trained.model, "--output", tmp_path / "fast.tif",
+               "--device", "cpu", "--tile-size", "16", "--cpu-precision", "bfloat16")
+    assert fast.returncode == 0, fast.stderr
+    with rasterio.open(tmp_path / "map.tif") as exact, rasterio.open(tmp_path / "fast.tif") as approximate:
+        assert np.mean(exact.read(1) == approximate.read(1)) >= 0.99
     plain = cli("classify", "--raster", trained.raster, "--model", trained.model, "--output", tmp_path / "plain.tif",
                 "--device", "cpu", "--smoothing-radius", "0")
     assert plain.returncode == 0, plain.stderr
