@@ -41,6 +41,8 @@ REDUCTIONS = ["pca", "mnf"]
 DEFAULT_REDUCTION = "pca"
 DEVICES = ["auto", "cpu", "cuda", "mps"]
 DEFAULT_DEVICE = "auto"
+PRECISIONS = ["float32", "bfloat16", "auto"]
+DEFAULT_PRECISION = "float32"
 VECTOR_FORMATS = ["gpkg", "shp", "geojson", "json", "fgb"]
 MODEL_FILTER = "ContrastDM model (*.safetensors)"
 REPORT_FILTER = "HTML report (*.html)"
@@ -111,6 +113,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
     CHOOSE_PATCH_SIZE = "CHOOSE_PATCH_SIZE"
     SMOOTHING_FROM_SCENE = "SMOOTHING_FROM_SCENE"
     DEVICE = "DEVICE"
+    PRECISION = "PRECISION"
     SEED = "SEED"
     MODEL = "MODEL"
     OUTPUT_MODEL = "OUTPUT_MODEL"
@@ -239,6 +242,10 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(_advanced(QgsProcessingParameterEnum(
             self.DEVICE, self.tr("Compute device"), options=DEVICES, defaultValue=DEFAULT_DEVICE,
             usesStaticStrings=True)))
+        self.addParameter(_advanced(QgsProcessingParameterEnum(
+            self.PRECISION, self.tr("Arithmetic on a CPU (bfloat16: faster where the CPU computes it natively; "
+                                    "auto: bfloat16 there, float32 elsewhere)"),
+            options=PRECISIONS, defaultValue=DEFAULT_PRECISION, usesStaticStrings=True)))
         if seed:
             self.addParameter(_advanced(QgsProcessingParameterNumber(
                 self.SEED, self.tr("Random seed"), QgsProcessingParameterNumber.Integer, defaultValue=0,
@@ -356,7 +363,9 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
         return args
 
     def device_arguments(self, parameters, context) -> list[str]:
-        return ["--device", self.parameterAsEnumString(parameters, self.DEVICE, context) or DEFAULT_DEVICE]
+        args = ["--device", self.parameterAsEnumString(parameters, self.DEVICE, context) or DEFAULT_DEVICE]
+        precision = self.parameterAsEnumString(parameters, self.PRECISION, context) or DEFAULT_PRECISION
+        return args + (["--cpu-precision", precision] if precision != DEFAULT_PRECISION else [])
 
     def class_colors(self, parameters, field, context) -> dict:
         """Colours of a categorized training layer, so the class map matches what the user sees."""

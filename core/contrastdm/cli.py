@@ -98,6 +98,13 @@ def _training_options(parser: argparse.ArgumentParser) -> None:
                        help="any other learner setting, e.g. --set temperature=0.1 (repeatable)")
 
 
+def _map_precision_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cpu-precision", choices=choices.PRECISIONS, default=choices.DEFAULT_PRECISION,
+                        help="the network's precision: float32 (the default, exact), bfloat16 (about a fifth less "
+                             "time where the CPU computes it natively; labels agree with float32's on at least "
+                             "99.9%% of the pixels), or auto (bfloat16 on such a CPU, float32 elsewhere)")
+
+
 def _cache_options(parser: argparse.ArgumentParser, off_switch: bool = True) -> None:
     group = parser.add_mutually_exclusive_group()
     group.add_argument("--cache-dir", metavar="DIR",
@@ -166,10 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoothing-radius", type=int,
                    help="edge-preserving smoothing of the probabilities, radius in pixels (0: off; default: the model's)")
     p.add_argument("--device", default=choices.DEFAULT_DEVICE, help=DEVICE_HELP)
-    p.add_argument("--cpu-precision", choices=choices.PRECISIONS, default=choices.DEFAULT_PRECISION,
-                   help="the network's precision: float32 (the default, exact), bfloat16 (about a fifth less time "
-                        "where the CPU computes it natively; labels agree with float32's on at least 99.9%% of the "
-                        "pixels), or auto (bfloat16 on such a CPU, float32 elsewhere)")
+    _map_precision_option(p)
 
     p = commands.add_parser("evaluate", parents=[common], help="accuracy of a class map against reference polygons")
     p.add_argument("--map", required=True)
@@ -216,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smoothing-radius", type=int,
                    help="edge-preserving smoothing of the probabilities, radius in pixels (0: off; default: the model's)")
     p.add_argument("--device", default=choices.DEFAULT_DEVICE, help=DEVICE_HELP)
+    _map_precision_option(p)
 
     p = commands.add_parser("import", parents=[common],
                             help="convert a sensor product (EnMAP L2A, EMIT L2A, PRISMA L2D) into a GeoTIFF")
@@ -384,7 +389,7 @@ def _suggest_command(args, feedback) -> dict:
 
     result = suggest_sites(args.raster, args.model, args.output, count=args.count, min_distance=args.min_distance,
                            tile_size=args.tile_size, smoothing_radius=args.smoothing_radius, device=args.device,
-                           feedback=feedback, **({} if args.area_radius is None else
+                           precision=args.cpu_precision, feedback=feedback, **({} if args.area_radius is None else
                                                  {"area_radius": args.area_radius}))
     return {"outputs": {"sites": result.path},
             "metrics": {"sites": result.sites, "min_distance": result.min_distance,

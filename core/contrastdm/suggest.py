@@ -53,14 +53,15 @@ def default_min_distance(patch_size: int) -> int:
 
 def suggest_sites(raster, model, output, *, count: int = 20, min_distance: float | None = None, feedback=None,
                   device: str = "auto", tile_size: int = 256, smoothing_radius: int | None = None,
-                  candidates: int = DEFAULT_CANDIDATES, area_radius: int = DEFAULT_AREA_RADIUS) -> SuggestResult:
+                  candidates: int = DEFAULT_CANDIDATES, area_radius: int = DEFAULT_AREA_RADIUS,
+                  precision: str = "float32") -> SuggestResult:
     """Write a GeoPackage (layer ``sites``) of ``count`` points where ``model`` is least sure on ``raster``.
 
     Uncertainty is the margin between the two most probable classes (0 = a tie, 1 = certain), read from the
-    probabilities :func:`contrastdm.classify` writes for the map (``smoothing_radius`` as there). Unclassified
-    (nodata) pixels are skipped, and so are pixels whose (2 ``area_radius`` + 1)-pixel square window on the map
-    holds another class or an unclassified pixel (0: every classified pixel is a candidate): a site lies inside an
-    area that an analyst can draw a polygon on, not on a mixed boundary.
+    probabilities :func:`contrastdm.classify` writes for the map (``smoothing_radius`` and ``precision`` as there).
+    Unclassified (nodata) pixels are skipped, and so are pixels whose (2 ``area_radius`` + 1)-pixel square window
+    on the map holds another class or an unclassified pixel (0: every classified pixel is a candidate): a site lies
+    inside an area that an analyst can draw a polygon on, not on a mixed boundary.
 
     The rule: no two sites are closer than ``min_distance`` pixels (Euclidean, between pixel centres; default:
     the larger of 10 and the model's patch size, so that two sites' training windows do not overlap). Sites
@@ -90,7 +91,7 @@ def suggest_sites(raster, model, output, *, count: int = 20, min_distance: float
 
         class_map, probabilities = os.path.join(folder, "map.tif"), os.path.join(folder, "probabilities.tif")
         result = classify(raster, model, class_map, probabilities=probabilities, tile_size=tile_size,
-                          device=device, smoothing_radius=smoothing_radius, feedback=feedback)
+                          device=device, smoothing_radius=smoothing_radius, precision=precision, feedback=feedback)
         with _Candidates(class_map, probabilities, tile_size, candidates, count, feedback,
                          int(area_radius)) as source:
             chosen = _select(source, count, distance)

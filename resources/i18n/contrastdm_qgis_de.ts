@@ -14,302 +14,327 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="72"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="68"/>
+        <source>float32 (exact)</source>
+        <translation>float32 (exakt)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="68"/>
+        <source>bfloat16</source>
+        <translation type="unfinished"></translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="69"/>
+        <source>automatic: bfloat16 where the CPU computes it natively</source>
+        <translation>automatisch: bfloat16, wo die CPU es nativ rechnet</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="75"/>
         <source>ContrastDM: train and classify</source>
         <translation>ContrastDM: trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="92"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="95"/>
         <source>Train and classify</source>
         <translation>Trainieren und klassifizieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="95"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="98"/>
         <source>Engine</source>
         <translation>Engine</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="99"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="102"/>
         <source>Run</source>
         <translation>Starten</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="100"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="103"/>
         <source>Cancel</source>
         <translation>Abbrechen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="102"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="105"/>
         <source>Suggest where to label</source>
         <translation>Wo als Nächstes labeln?</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="104"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="107"/>
         <source>Points where the last map's model is least sure, to label next</source>
         <translation>Punkte, an denen das Modell der letzten Karte am unsichersten ist: dort als Nächstes labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="148"/>
         <source>Class</source>
         <translation>Klasse</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="148"/>
         <source>Features</source>
         <translation>Objekte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="145"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="148"/>
         <source>Pixels (approx.)</source>
         <translation>Pixel (ca.)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="156"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="159"/>
         <source>Raster</source>
         <translation>Raster</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="159"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="162"/>
         <source>Training layer</source>
         <translation>Trainingslayer</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="160"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="163"/>
         <source>Class field</source>
         <translation>Klassenfeld</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="163"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="166"/>
         <source>Validation layer (optional)</source>
         <translation>Validierungslayer (optional)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="171"/>
         <source>Fast</source>
         <translation>Schnell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="168"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="171"/>
         <source>Balanced</source>
         <translation>Ausgewogen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="175"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="178"/>
         <source>Preset</source>
         <translation>Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="179"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="182"/>
         <source>Class map</source>
         <translation>Klassenkarte</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="180"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="183"/>
         <source>Confidence</source>
         <translation>Konfidenz</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="181"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="184"/>
         <source>Model</source>
         <translation>Modell</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="182"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="185"/>
         <source>Report</source>
         <translation>Bericht</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="196"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="199"/>
         <source>Advanced</source>
         <translation>Erweitert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="201"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="204"/>
         <source>Validation class field (empty: the class field)</source>
         <translation>Klassenfeld der Validierung (leer: das Klassenfeld)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="206"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="209"/>
         <source>Test layer (accuracy of the map)</source>
         <translation>Testlayer (Genauigkeit der Karte)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="211"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="214"/>
         <source>preset default</source>
         <translation>Standard der Voreinstellung</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="214"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="217"/>
         <source>Add synthetic features for scarce classes</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="216"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="219"/>
         <source>Refine features with the diffusion model (slower)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="217"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="220"/>
         <source>Quick retrain: start from this raster's last model</source>
         <translation>Schnell nachtrainieren: vom letzten Modell dieses Rasters ausgehen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="218"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="221"/>
         <source>After editing polygons: start from the last model trained on this raster with the same settings and train a fifth of the schedule. The first run trains in full; a class added since starts afresh.</source>
         <translation>Nach dem Bearbeiten von Polygonen: vom letzten mit denselben Einstellungen auf diesem Raster trainierten Modell ausgehen und ein Fünftel des Trainingsplans rechnen. Der erste Lauf trainiert vollständig; eine seither hinzugekommene Klasse beginnt neu.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="221"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="224"/>
         <source>Choose the patch size on held-out polygons</source>
         <translation>Ausschnittgröße an zurückgehaltenen Polygonen wählen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="222"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="225"/>
         <source>Short trial runs at 5, 7 and 11 px scored on training polygons held out of them pick the patch size (up to a fifth more training time). Small objects, such as buildings at 30 m, often want a smaller patch.</source>
         <translation>Kurze Probeläufe mit 5, 7 und 11 px, bewertet an zurückgehaltenen Trainingspolygonen, wählen die Ausschnittgröße (bis zu einem Fünftel mehr Trainingszeit). Kleine Objekte, etwa Gebäude bei 30 m, brauchen oft einen kleineren Ausschnitt.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="225"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="228"/>
         <source>Fit the smoothing to the scene's objects</source>
         <translation>Glättung an die Objekte der Szene anpassen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="226"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="229"/>
         <source>Narrow the map's smoothing window to the distance over which neighbouring pixels stay alike, so that objects of a few pixels (buildings, roads at 30 m) are not smoothed away; large fields keep the full window.</source>
         <translation>Das Glättungsfenster der Karte auf die Entfernung verkleinern, über die benachbarte Pixel einander ähnlich bleiben, damit Objekte von wenigen Pixeln (Gebäude, Straßen bei 30 m) nicht weggeglättet werden; große Felder behalten das volle Fenster.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="240"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="243"/>
         <source>automatic</source>
         <translation>automatisch</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="241"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="244"/>
         <source>Compute device</source>
         <translation>Rechengerät</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="244"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="248"/>
+        <source>bfloat16 trains and classifies in about three quarters of the time on a CPU that computes it natively (AVX512-BF16 or AMX); elsewhere it is emulated and slower. A GPU is not affected.</source>
+        <translation>bfloat16 trainiert und klassifiziert auf einer CPU, die es nativ rechnet (AVX512-BF16 oder AMX), in etwa drei Vierteln der Zeit; anderswo wird es nachgebildet und ist langsamer. Eine GPU ist nicht betroffen.</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="251"/>
+        <source>Arithmetic on a CPU</source>
+        <translation>Rechengenauigkeit auf einer CPU</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/dialog.py" line="254"/>
         <source>Random seed</source>
         <translation>Zufallsstartwert</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="248"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="258"/>
         <source>Sites to suggest where to label</source>
         <translation>Vorgeschlagene Stellen zum Labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="250"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="260"/>
         <source>Device: checking...</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="279"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="289"/>
         <source>Add a multiband raster (GeoTIFF, ENVI...) to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="283"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="293"/>
         <source>{w} × {h} pixels, {b} bands, {crs}; classified tile by tile (~{mb:.0f} MB as float)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="284"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="294"/>
         <source>no CRS</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="286"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="296"/>
         <source>Not a file: save it as a GeoTIFF first.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="336"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="346"/>
         <source>The training layer ({a}) is reprojected to the raster's CRS ({b}).</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="343"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="353"/>
         <source>(counted on the first features only)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="387"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="398"/>
         <source>Cannot run</source>
         <translation>Start nicht möglich</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="390"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="401"/>
         <source>{raster} · ContrastDM {preset} ({time})</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="395"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="406"/>
         <source>Starting the engine...</source>
         <translation>Engine wird gestartet...</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="413"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="425"/>
         <source>{name}: where to label next</source>
         <translation>{name}: wo als Nächstes labeln</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="446"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="458"/>
         <source>Done in {}</source>
         <translation>Fertig nach {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="455"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="467"/>
         <source>Cancelled</source>
         <translation>Abgebrochen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="456"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="468"/>
         <source>Cancelled: the engine was stopped and no output was written.</source>
         <translation>Abgebrochen: die Engine wurde angehalten, es wurde nichts geschrieben.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="459"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="471"/>
         <source>Failed</source>
         <translation>Fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="460"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="472"/>
         <source>ContrastDM failed</source>
         <translation>ContrastDM fehlgeschlagen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="460"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="472"/>
         <source>See the log for details.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="473"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="485"/>
         <source>ContrastDM</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="473"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="485"/>
         <source>{n} sites where the model is least sure were added next to the map: label them, then run again.</source>
         <translation>{n} Stellen, an denen das Modell am unsichersten ist, wurden neben der Karte hinzugefügt: labeln Sie sie und starten Sie erneut.</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="478"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="490"/>
         <source>{name}: class map added to the project.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="484"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="496"/>
         <source>Open report</source>
         <translation>Bericht öffnen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="509"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="521"/>
         <source>Device: {}</source>
         <translation>Gerät: {}</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/dialog.py" line="510"/>
+        <location filename="../../contrastdm_qgis/dialog.py" line="522"/>
         <source>Engine settings</source>
         <translation>Engine-Einstellungen</translation>
     </message>
@@ -559,142 +584,147 @@
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="52"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="54"/>
         <source>Patch size in pixels, odd</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="53"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="55"/>
         <source>Components kept by the spectral reduction</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="54"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="56"/>
         <source>Contrastive pre-training epochs</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="55"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="57"/>
         <source>Diffusion training steps</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="56"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="58"/>
         <source>Classifier fine-tuning epochs</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="57"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="59"/>
         <source>Batch size</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="180"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="183"/>
         <source>Hyperspectral (multiband) raster</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="185"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="188"/>
         <source>Training polygons or points</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="189"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="192"/>
         <source>Validation polygons or points (used to pick the best epoch)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="193"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="196"/>
         <source>Test polygons or points (accuracy of the final map)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="198"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="201"/>
         <source>Class field of the validation layer (default: the class field)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="206"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="209"/>
         <source>Add synthetic features for scarce classes (diffusion model)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="209"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="212"/>
         <source>Refine features with the diffusion model when classifying (slower; off in every preset)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="212"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="215"/>
         <source>Spectral member: average a per-pixel spectral classifier into the probabilities (auto: when the training pixels form areas)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="216"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="219"/>
         <source>Quick retrain: start from this raster's last model (same settings) and train a fifth of the schedule</source>
         <translation>Schnell nachtrainieren: vom letzten Modell dieses Rasters ausgehen (dieselben Einstellungen) und ein Fünftel des Trainingsplans rechnen</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="219"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="222"/>
         <source>Choose the patch size (5, 7 or 11 px) on held-out training polygons: up to a fifth more training time; not with quick retrain</source>
         <translation>Ausschnittgröße (5, 7 oder 11 px) an zurückgehaltenen Trainingspolygonen wählen: bis zu einem Fünftel mehr Trainingszeit; nicht mit schnellem Nachtrainieren</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="223"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="226"/>
         <source>Fit the map's smoothing to the scene: a narrower window where neighbouring pixels differ (small objects)</source>
         <translation>Glättung der Karte an die Szene anpassen: ein schmaleres Fenster, wo benachbarte Pixel sich unterscheiden (kleine Objekte)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="230"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="233"/>
         <source>Spectral reduction (pca: principal components; mnf: minimum noise fraction)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="233"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="236"/>
         <source>Keep only these bands (e.g. 1-50,60 or 400-1300nm; empty: all good bands)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="236"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="239"/>
         <source>Drop these bands too (e.g. 104-108 or 1340-1460nm)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="249"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="246"/>
+        <source>Arithmetic on a CPU (bfloat16: faster where the CPU computes it natively; auto: bfloat16 there, float32 elsewhere)</source>
+        <translation>Rechengenauigkeit auf einer CPU (bfloat16: schneller, wo die CPU es nativ rechnet; auto: dort bfloat16, sonst float32)</translation>
+    </message>
+    <message>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="256"/>
         <source>Trained model</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="251"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="258"/>
         <source>Accuracy report</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="252"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="259"/>
         <source>Accuracy metrics (JSON)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="259"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="266"/>
         <source>Edge-preserving smoothing radius in pixels (0 = off, -1 = the model's)</source>
         <translation>Radius der kantenerhaltenden Glättung in Pixeln (0 = aus, -1 = wie im Modell)</translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="262"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="269"/>
         <source>Write Cloud-Optimized GeoTIFFs (with overviews)</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="270"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="277"/>
         <source>The input raster could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="403"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="412"/>
         <source>The training layer could not be loaded.</source>
         <translation type="unfinished"></translation>
     </message>
     <message>
-        <location filename="../../contrastdm_qgis/algorithm_base.py" line="416"/>
+        <location filename="../../contrastdm_qgis/algorithm_base.py" line="425"/>
         <source>The training layer has no features.</source>
         <translation type="unfinished"></translation>
     </message>

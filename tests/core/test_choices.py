@@ -52,3 +52,6 @@ def test_cli_offers_the_choices():
         option = _options(parser, command)["--device"]
         assert option.default == choices.DEFAULT_DEVICE
         assert all(name in option.help for name in choices.DEVICES)
+        precision = _options(parser, command)["--cpu-precision"]
+        assert tuple(precision.choices) == choices.PRECISIONS
+        assert precision.default in (None, choices.DEFAULT_PRECISION)  # None: training's preset decides

@@ -208,7 +208,7 @@ def test_command_line(trained, tmp_path):
     assert {e["stage"] for e in events if e["type"] == "progress"} == {"classify", "suggest"}
     assert len(read_sites(output)) == 6
     done = cli("suggest", "--raster", trained.raster, "--model", trained.model, "--output", output, "--count", 3,
-               "--device", "cpu")
+               "--device", "cpu", "--cpu-precision", "bfloat16")
     assert done.returncode == 0 and "sites" in done.stdout and len(read_sites(output)) == 3  # replaced
 
 

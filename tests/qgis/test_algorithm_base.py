@@ -182,7 +182,9 @@ def test_training_arguments(plugin_scene, project):
     assert "--refine" not in joined  # unchecked: the preset decides
     assert "--patch-size" not in joined and "--finetune-epochs" not in joined  # 0 = preset default
     assert args[args.index("--class-colors") + 1] == '{"Corn": "#ffcc00", "Woods": "#006400"}'
-    assert args[-2:] == ["--device", "cpu"]
+    assert args[-2:] == ["--device", "cpu"]  # float32 by default: the engine's own default, not passed
+    fast = alg.device_arguments(train_parameters(plugin_scene, DEVICE="cpu", PRECISION="auto"), context)
+    assert fast == ["--device", "cpu", "--cpu-precision", "auto"]
     defaults = alg.training_arguments(train_parameters(plugin_scene, REFINE=True), context, QgsProcessingFeedback())
     assert "--refine" in defaults and "--synthetic" not in defaults and "--no-synthetic" not in defaults
     assert "--spectral-member" not in defaults  # auto: the engine decides from the training layout

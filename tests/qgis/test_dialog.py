@@ -65,6 +65,10 @@ def test_pickers_preview_and_defaults(dialog, scene):
     assert dialog.preset() == "balanced" and dialog.advanced.isCollapsed()
     parameters = dialog.parameters()
     assert parameters["CLASS_FIELD"] == "class_name" and parameters["DEVICE"] == "auto"
+    assert parameters["PRECISION"] == "float32"
+    dialog.precision_combo.setCurrentIndex(dialog.precision_combo.findData("auto"))
+    assert dialog.parameters()["PRECISION"] == "auto"
+    dialog.precision_combo.setCurrentIndex(0)
     assert "VALIDATION_VECTOR" not in parameters and all(parameters[n] == 0 for n in dialog.number_widgets)
     assert parameters["WARM_START"] is False
     assert parameters["CHOOSE_PATCH_SIZE"] is False and dialog.patch_check.isEnabled()

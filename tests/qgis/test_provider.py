@@ -67,7 +67,7 @@ def test_train_model_parameters():
     assert params["SPECTRAL_MEMBER"].options() == ["auto", "on", "off"]
     assert params["SPECTRAL_MEMBER"].defaultValue() == "auto"
     assert params["WARM_START"].defaultValue() is False
-    for name in ("SYNTHETIC", "REFINE", "SPECTRAL_MEMBER", "WARM_START", "SEED", "DEVICE"):
+    for name in ("SYNTHETIC", "REFINE", "SPECTRAL_MEMBER", "WARM_START", "SEED", "DEVICE", "PRECISION"):
         assert params[name].flags() & QgsProcessingParameterDefinition.FlagAdvanced
     assert params["OUTPUT_MODEL"].defaultFileExtension() == "safetensors"
     assert params["OUTPUT_REPORT"].flags() & QgsProcessingParameterDefinition.FlagOptional
