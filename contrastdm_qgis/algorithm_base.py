@@ -110,6 +110,7 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
     REFINE = "REFINE"
     SPECTRAL_MEMBER = "SPECTRAL_MEMBER"
     WARM_START = "WARM_START"
+    DATA_BUDGET = "DATA_BUDGET"
     CHOOSE_PATCH_SIZE = "CHOOSE_PATCH_SIZE"
     SMOOTHING_FROM_SCENE = "SMOOTHING_FROM_SCENE"
     DEVICE = "DEVICE"
@@ -218,6 +219,11 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
         self.addParameter(_advanced(QgsProcessingParameterBoolean(
             self.WARM_START, self.tr("Quick retrain: start from this raster's last model (same settings) and "
                                      "train a fifth of the schedule"), defaultValue=False)))
+        self.addParameter(_advanced(QgsProcessingParameterBoolean(
+            self.DATA_BUDGET, self.tr("Schedules fitted to the data: pre-train over the label-free patches about "
+                                      "once and fine-tune once on every label (about half the time on small "
+                                      "scenes; on Indian Pines' rectangles 2 points lower average accuracy)"),
+            defaultValue=False)))
         self.addParameter(_advanced(QgsProcessingParameterBoolean(
             self.CHOOSE_PATCH_SIZE, self.tr("Choose the patch size (5, 7 or 11 px) on held-out training polygons: "
                                             "up to a fifth more training time; not with quick retrain"),
@@ -336,6 +342,8 @@ class ContrastDMAlgorithm(QgsProcessingAlgorithm):
             args.append("--refine")
         if self.parameterAsBoolean(parameters, self.WARM_START, context):
             args.append("--warm-start")
+        if self.parameterAsBoolean(parameters, self.DATA_BUDGET, context):
+            args += ["--budget", "data"]
         if not self.parameterAsBoolean(parameters, self.SMOOTHING_FROM_SCENE, context):
             args.append("--set=smoothing_from_scene=false")  # the preset's radius as it is
         member = self.parameterAsEnumString(parameters, self.SPECTRAL_MEMBER, context) or DEFAULT_SPECTRAL_MEMBER

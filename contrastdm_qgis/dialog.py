@@ -221,6 +221,12 @@ class ContrastDMDialog(QDialog):
         self.warm_check.setToolTip(tr("After editing polygons: start from the last model trained on this raster "
                                       "with the same settings and train a fifth of the schedule. The first "
                                       "run trains in full; a class added since starts afresh."))
+        self.budget_check = QCheckBox(tr("Schedules fitted to the data (faster first runs)"))
+        self.budget_check.setToolTip(tr("Pre-train over the scene's label-free patches about once and fine-tune once "
+                                        "on every label instead of choosing the epoch on a slice of them: about "
+                                        "half the training time on a small scene with few labels, for the same "
+                                        "overall accuracy; on Indian Pines' rectangles the average accuracy was 2 "
+                                        "points lower."))
         self.patch_check = QCheckBox(tr("Choose the patch size on held-out polygons"))
         self.patch_check.setToolTip(tr("Short trial runs at 5, 7 and 11 px scored on training polygons held out "
                                        "of them pick the patch size (up to a fifth more training time). Small "
@@ -236,6 +242,7 @@ class ContrastDMDialog(QDialog):
         advanced.addRow(self.synthetic_check)
         advanced.addRow(self.refine_check)
         advanced.addRow(self.warm_check)
+        advanced.addRow(self.budget_check)
         advanced.addRow(self.patch_check)
         advanced.addRow(self.scale_check)
         self.device_combo = QComboBox()
@@ -368,7 +375,7 @@ class ContrastDMDialog(QDialog):
                   P.TRAINING_VECTOR: training.id() if training else None,
                   P.CLASS_FIELD: self.field_combo.currentField(), P.PRESET: self.preset(),
                   P.SYNTHETIC: self.synthetic_check.isChecked(), P.REFINE: self.refine_check.isChecked(),
-                  P.WARM_START: self.warm_check.isChecked(),
+                  P.WARM_START: self.warm_check.isChecked(), P.DATA_BUDGET: self.budget_check.isChecked(),
                   P.CHOOSE_PATCH_SIZE: self.patch_check.isChecked() and not self.warm_check.isChecked(),
                   P.SMOOTHING_FROM_SCENE: self.scale_check.isChecked(),
                   P.DEVICE: self.device_combo.currentData(), P.PRECISION: self.precision_combo.currentData(),

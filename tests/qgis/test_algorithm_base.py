@@ -191,6 +191,9 @@ def test_training_arguments(plugin_scene, project):
     assert "--warm-start" not in defaults
     warm = alg.training_arguments(train_parameters(plugin_scene, WARM_START=True), context, QgsProcessingFeedback())
     assert "--warm-start" in warm
+    assert "--budget" not in defaults
+    fitted = alg.training_arguments(train_parameters(plugin_scene, DATA_BUDGET=True), context, QgsProcessingFeedback())
+    assert fitted[fitted.index("--budget") + 1] == "data"
     chosen = alg.training_arguments(train_parameters(plugin_scene, CHOOSE_PATCH_SIZE=True, PATCH_SIZE=9), context,
                                     QgsProcessingFeedback())
     assert chosen[chosen.index("--patch-size") + 1] == "auto" and chosen.count("--patch-size") == 1

@@ -70,7 +70,10 @@ def test_pickers_preview_and_defaults(dialog, scene):
     assert dialog.parameters()["PRECISION"] == "auto"
     dialog.precision_combo.setCurrentIndex(0)
     assert "VALIDATION_VECTOR" not in parameters and all(parameters[n] == 0 for n in dialog.number_widgets)
-    assert parameters["WARM_START"] is False
+    assert parameters["WARM_START"] is False and parameters["DATA_BUDGET"] is False
+    dialog.budget_check.setChecked(True)
+    assert dialog.parameters()["DATA_BUDGET"] is True
+    dialog.budget_check.setChecked(False)
     assert parameters["CHOOSE_PATCH_SIZE"] is False and dialog.patch_check.isEnabled()
     dialog.warm_check.setChecked(True)
     assert dialog.parameters()["WARM_START"] is True and not dialog.patch_check.isEnabled()

@@ -66,8 +66,9 @@ def test_train_model_parameters():
         assert params[name].flags() & QgsProcessingParameterDefinition.FlagAdvanced
     assert params["SPECTRAL_MEMBER"].options() == ["auto", "on", "off"]
     assert params["SPECTRAL_MEMBER"].defaultValue() == "auto"
-    assert params["WARM_START"].defaultValue() is False
-    for name in ("SYNTHETIC", "REFINE", "SPECTRAL_MEMBER", "WARM_START", "SEED", "DEVICE", "PRECISION"):
+    assert params["WARM_START"].defaultValue() is False and params["DATA_BUDGET"].defaultValue() is False
+    for name in ("SYNTHETIC", "REFINE", "SPECTRAL_MEMBER", "WARM_START", "DATA_BUDGET", "SEED", "DEVICE",
+                 "PRECISION"):
         assert params[name].flags() & QgsProcessingParameterDefinition.FlagAdvanced
     assert params["OUTPUT_MODEL"].defaultFileExtension() == "safetensors"
     assert params["OUTPUT_REPORT"].flags() & QgsProcessingParameterDefinition.FlagOptional
