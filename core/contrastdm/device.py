@@ -54,8 +54,8 @@ def thread_count() -> int:
 
 
 def native_bfloat16(device) -> bool:
-    """Whether ``device`` is a CPU that computes bfloat16 natively (AVX512-BF16 or AMX tiles), where bfloat16
-    halves the cost of convolutions and matrix products instead of emulating them."""
+    """Whether ``device`` is a CPU that computes bfloat16 natively (AVX512-BF16 or AMX tiles): there bfloat16
+    speeds convolutions and matrix products up; elsewhere it is emulated and slows them down."""
     import torch
 
     if device.type != "cpu" or not torch.backends.mkldnn.is_available():
